@@ -1,0 +1,110 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace XGrowth.Api.Webhooks;
+
+/// <summary>What a webhook delivery did.</summary>
+public enum WebhookOutcome
+{
+    /// <summary>The user was created, updated or deleted.</summary>
+    Applied,
+
+    /// <summary>This <c>svix-id</c> was handled before; nothing changed.</summary>
+    Duplicate,
+
+    /// <summary>The event's <c>updated_at</c> is older than the stored profile's; nothing changed.</summary>
+    Stale,
+
+    /// <summary>The user was deleted before; a late create or update does not bring it back.</summary>
+    UserDeleted,
+
+    /// <summary>An event type XGrowth does not use.</summary>
+    Ignored,
+}
+
+/// <summary>
+/// Writes Clerk user events to <c>users</c>. Each event is one SQL statement, so it is atomic, needs one round trip,
+/// and records its <c>svix-id</c> in the same step as its effect: concurrent deliveries of one message wait on the
+/// <c>clerk_webhook_deliveries</c> key and all but one find it taken.
+/// </summary>
+public sealed class ClerkUserSync(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    // The last column reads the row as it was before this statement (one snapshot for the whole statement), which
+    // tells a stale event from one about a deleted user.
+    private const string UpsertSql = """
+        WITH delivery AS (
+            INSERT INTO clerk_webhook_deliveries (svix_id, event_type, received_at) VALUES ($1, $2, $3)
+            ON CONFLICT (svix_id) DO NOTHING
+            RETURNING 1
+        ), upserted AS (
+            INSERT INTO users (id, email, first_name, last_name, username, image_url, clerk_updated_at, created_at, updated_at)
+            SELECT $4, $5, $6, $7, $8, $9, $10, $3, $3 WHERE EXISTS (SELECT 1 FROM delivery)
+            ON CONFLICT (id) DO UPDATE SET
+                email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name,
+                username = excluded.username, image_url = excluded.image_url,
+                clerk_updated_at = COALESCE(excluded.clerk_updated_at, users.clerk_updated_at), updated_at = excluded.updated_at
+            WHERE users.deleted_at IS NULL
+              AND (users.clerk_updated_at IS NULL OR excluded.clerk_updated_at IS NULL
+                   OR excluded.clerk_updated_at >= users.clerk_updated_at)
+            RETURNING 1
+        )
+        SELECT EXISTS (SELECT 1 FROM delivery), EXISTS (SELECT 1 FROM upserted),
+               COALESCE((SELECT deleted_at IS NOT NULL FROM users WHERE id = $4), false)
+        """;
+
+    // The row stays as a tombstone with its profile erased; the user's X accounts go, and their posts with them
+    // (foreign keys cascade).
+    private const string DeleteSql = """
+        WITH delivery AS (
+            INSERT INTO clerk_webhook_deliveries (svix_id, event_type, received_at) VALUES ($1, $2, $3)
+            ON CONFLICT (svix_id) DO NOTHING
+            RETURNING 1
+        ), tombstone AS (
+            INSERT INTO users (id, created_at, updated_at, deleted_at)
+            SELECT $4, $3, $3, $3 WHERE EXISTS (SELECT 1 FROM delivery)
+            ON CONFLICT (id) DO UPDATE SET
+                email = NULL, first_name = NULL, last_name = NULL, username = NULL, image_url = NULL,
+                deleted_at = COALESCE(users.deleted_at, excluded.deleted_at), updated_at = excluded.updated_at
+            RETURNING 1
+        ), removed_accounts AS (
+            DELETE FROM x_accounts WHERE user_id = $4 AND EXISTS (SELECT 1 FROM tombstone)
+            RETURNING 1
+        )
+        SELECT EXISTS (SELECT 1 FROM delivery), EXISTS (SELECT 1 FROM tombstone), false
+        """;
+
+    public Task<WebhookOutcome> UpsertAsync(string svixId, string eventType, ClerkUser user, CancellationToken cancellationToken) =>
+        ExecuteAsync(UpsertSql, svixId, eventType, user.Id, cancellationToken,
+            Text(user.PrimaryEmail), Text(user.FirstName), Text(user.LastName), Text(user.Username), Text(user.ImageUrl),
+            new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = (object?)user.ClerkUpdatedAt ?? DBNull.Value });
+
+    public Task<WebhookOutcome> DeleteAsync(string svixId, string eventType, string userId, CancellationToken cancellationToken) =>
+        ExecuteAsync(DeleteSql, svixId, eventType, userId, cancellationToken);
+
+    private async Task<WebhookOutcome> ExecuteAsync(
+        string sql, string svixId, string eventType, string userId, CancellationToken cancellationToken, params NpgsqlParameter[] extra)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter { Value = svixId });
+        command.Parameters.Add(new NpgsqlParameter { Value = eventType });
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = time.GetUtcNow() });
+        command.Parameters.Add(new NpgsqlParameter { Value = userId });
+        command.Parameters.AddRange(extra);
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var recorded = reader.GetBoolean(0);
+        var written = reader.GetBoolean(1);
+        var wasDeleted = reader.GetBoolean(2);
+        return (recorded, written, wasDeleted) switch
+        {
+            (false, _, _) => WebhookOutcome.Duplicate,
+            (true, true, _) => WebhookOutcome.Applied,
+            (true, false, true) => WebhookOutcome.UserDeleted,
+            _ => WebhookOutcome.Stale,
+        };
+    }
+
+    private static NpgsqlParameter Text(string? value) =>
+        new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
+}

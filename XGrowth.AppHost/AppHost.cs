@@ -1,0 +1,20 @@
+using XGrowth.AppHost;
+using XGrowth.AppHost.Database;
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+var (database, databaseServer) = builder.AddXGrowthDatabase();
+
+var api = builder.AddProject<Projects.XGrowth_Api>("api")
+    .WithReference(database).WaitFor(databaseServer)
+    .WithOutsideSettings(builder, "Clerk", "X")
+    .WithHttpHealthCheck("/health");
+
+// The worker needs the schema, which the API's migrations create: waiting for the API gives it that.
+builder.AddProject<Projects.XGrowth_Worker>("worker")
+    .WithReference(database).WaitFor(databaseServer)
+    .WaitFor(api)
+    .WithOutsideSettings(builder, "X")
+    .WithHttpHealthCheck("/health");
+
+builder.Build().Run();

@@ -1,0 +1,39 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+
+namespace XGrowth.Data;
+
+public static class DatabaseRegistration
+{
+    /// <summary>The connection string name the AppHost gives every service.</summary>
+    public const string ConnectionName = "xgrowth";
+
+    /// <summary>
+    /// Registers one <see cref="NpgsqlDataSource"/> (one connection pool, traced) for the connection string
+    /// <c>xgrowth</c>, and the pooled <see cref="XGrowthDbContext"/> on top of it, with Aspire's health check,
+    /// telemetry and retries. Hand-written SQL (webhook upserts, the worker's claims) uses the same data source.
+    /// </summary>
+    public static TBuilder AddXGrowthDatabase<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        var connectionString = builder.Configuration.GetConnectionString(ConnectionName);
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new InvalidOperationException(
+                $"ConnectionStrings:{ConnectionName} is not set. Start the application with 'dotnet run --project XGrowth.AppHost', " +
+                $"which provides it, or set ConnectionStrings__{ConnectionName}.");
+        }
+
+        builder.Services.AddNpgsqlDataSource(connectionString);
+        builder.Services.AddDbContextPool<XGrowthDbContext>((services, options) =>
+            options.UseXGrowthDatabase(services.GetRequiredService<NpgsqlDataSource>()));
+        builder.EnrichNpgsqlDbContext<XGrowthDbContext>();
+        return builder;
+    }
+
+    /// <summary>PostgreSQL with snake_case tables and columns; the services, tests and design-time tools all use this.</summary>
+    public static DbContextOptionsBuilder UseXGrowthDatabase(this DbContextOptionsBuilder options, NpgsqlDataSource dataSource) =>
+        options.UseNpgsql(dataSource).UseSnakeCaseNamingConvention();
+}

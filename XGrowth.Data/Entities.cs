@@ -1,0 +1,104 @@
+namespace XGrowth.Data;
+
+/// <summary>A person signed up through Clerk. The id is Clerk's user id (<c>user_...</c>).</summary>
+public sealed class User
+{
+    public required string Id { get; set; }
+
+    /// <summary>The primary email address; null for phone-only users and before the first webhook.</summary>
+    public string? Email { get; set; }
+
+    public string? FirstName { get; set; }
+
+    public string? LastName { get; set; }
+
+    public string? Username { get; set; }
+
+    public string? ImageUrl { get; set; }
+
+    /// <summary>Clerk's <c>updated_at</c> of the profile stored here: an event older than this is stale.</summary>
+    public DateTimeOffset? ClerkUpdatedAt { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>
+    /// Set by <c>user.deleted</c>. The row stays as a tombstone (its profile erased) so that a late
+    /// <c>user.created</c> or <c>user.updated</c> cannot bring the user back, and its tokens are refused.
+    /// </summary>
+    public DateTimeOffset? DeletedAt { get; set; }
+
+    public List<XAccount> XAccounts { get; set; } = [];
+}
+
+/// <summary>An X account a user has connected.</summary>
+public sealed class XAccount
+{
+    public Guid Id { get; set; }
+
+    public required string UserId { get; set; }
+
+    public User? User { get; set; }
+
+    /// <summary>X's stable user id.</summary>
+    public required string XUserId { get; set; }
+
+    public required string Username { get; set; }
+
+    public XAccountStatus Status { get; set; } = XAccountStatus.Connected;
+
+    public DateTimeOffset ConnectedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public List<ScheduledPost> Posts { get; set; } = [];
+}
+
+public enum XAccountStatus
+{
+    Connected,
+    NeedsReconnect,
+    Disconnected,
+}
+
+/// <summary>A post to publish on an X account at a given time.</summary>
+public sealed class ScheduledPost
+{
+    public Guid Id { get; set; }
+
+    public Guid XAccountId { get; set; }
+
+    public XAccount? XAccount { get; set; }
+
+    public required string Text { get; set; }
+
+    public DateTimeOffset ScheduledAt { get; set; }
+
+    public ScheduledPostStatus Status { get; set; } = ScheduledPostStatus.Scheduled;
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+public enum ScheduledPostStatus
+{
+    Scheduled,
+    Publishing,
+    Published,
+    Failed,
+    Missed,
+    Unconfirmed,
+    Cancelled,
+}
+
+/// <summary>A Clerk webhook message already handled, by its <c>svix-id</c>: a redelivery of it changes nothing.</summary>
+public sealed class ClerkWebhookDelivery
+{
+    public required string SvixId { get; set; }
+
+    public required string EventType { get; set; }
+
+    public DateTimeOffset ReceivedAt { get; set; }
+}

@@ -1,0 +1,92 @@
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using XGrowth.Api.Webhooks;
+
+namespace XGrowth.Tests.Infrastructure;
+
+/// <summary>The real API, in process, on its own fresh database of the test PostgreSQL.</summary>
+public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    /// <summary>Svix's published test secret.</summary>
+    public const string WebhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    public string ConnectionString { get; private set; } = "";
+
+    private NpgsqlDataSource? _dataSource;
+
+    /// <summary>Direct access to the API's database, to check what was written.</summary>
+    public NpgsqlDataSource Database => _dataSource ?? throw new InvalidOperationException("Not initialized.");
+
+    /// <summary>The <c>Clerk:WebhookSecret</c> the API gets; null for none.</summary>
+    protected virtual string? ConfiguredWebhookSecret => WebhookSecret;
+
+    public async ValueTask InitializeAsync()
+    {
+        ConnectionString = await postgres.CreateDatabaseAsync("api");
+        _dataSource = NpgsqlDataSource.Create(ConnectionString);
+        // Starts the host, which applies the migrations.
+        _ = Server;
+    }
+
+    /// <summary>Everything the API logged.</summary>
+    public CapturingLoggerProvider Logs { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.ConfigureLogging(logging => logging.AddProvider(Logs).SetMinimumLevel(LogLevel.Debug));
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("ConnectionStrings:xgrowth", ConnectionString);
+        builder.UseSetting("Clerk:WebhookSecret", ConfiguredWebhookSecret ?? "");
+    }
+
+    /// <summary>Posts <paramref name="body"/> to the Clerk webhook endpoint with these headers.</summary>
+    public async Task<HttpResponseMessage> PostWebhookAsync(byte[] body, IReadOnlyDictionary<string, string> headers)
+    {
+        using var client = CreateClient();
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/webhooks/clerk") { Content = content };
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        return await client.SendAsync(request, TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>Signs <paramref name="body"/> with the configured secret as Svix would now, and posts it.</summary>
+    public Task<HttpResponseMessage> PostSignedWebhookAsync(byte[] body, string? svixId = null) =>
+        PostWebhookAsync(body, ClerkSampleEvents.SignedHeaders(WebhookSecret, svixId ?? NewSvixId(), body, DateTimeOffset.UtcNow));
+
+    public static string NewSvixId() => "msg_" + Guid.NewGuid().ToString("N");
+
+    public static string NewUserId() => "user_" + Guid.NewGuid().ToString("N");
+
+    public async Task<T?> ScalarAsync<T>(string sql, params object[] parameters)
+    {
+        await using var command = Database.CreateCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+
+        var value = await command.ExecuteScalarAsync(TestContext.Current.CancellationToken);
+        return value is null or DBNull ? default : (T)value;
+    }
+
+    public async Task<long> CountAsync(string sql, params object[] parameters) => await ScalarAsync<long>(sql, parameters);
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_dataSource is not null)
+        {
+            await _dataSource.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
+}
