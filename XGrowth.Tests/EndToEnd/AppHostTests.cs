@@ -1,0 +1,107 @@
+extern alias apphost;
+using System.Net;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Npgsql;
+using XGrowth.Api.Webhooks;
+using XGrowth.Tests.Infrastructure;
+
+namespace XGrowth.Tests.EndToEnd;
+
+/// <summary>The whole application as <c>dotnet run --project XGrowth.AppHost</c> starts it, in local PostgreSQL mode.</summary>
+public sealed class AppHostFixture : IAsyncLifetime
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
+
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "xgrowth-e2e-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public DistributedApplication App { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.XGrowth_AppHost>(
+        [
+            "Database:Mode=local",
+            "Database:Port=0",
+            $"Database:DataDirectory={_dataDirectory}",
+            $"Clerk:WebhookSecret={ApiFactory.WebhookSecret}",
+        ], (options, _) => options.DisableDashboard = true, timeout.Token);
+        App = await builder.BuildAsync(timeout.Token);
+        await App.StartAsync(timeout.Token);
+        await App.ResourceNotifications.WaitForResourceHealthyAsync("api", timeout.Token);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (App is not null)
+        {
+            await App.StopAsync();
+            await App.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left in /tmp; harmless.
+        }
+    }
+}
+
+public class AppHostTests(AppHostFixture fixture) : IClassFixture<AppHostFixture>
+{
+    private static CancellationToken Bounded(TimeSpan timeout)
+    {
+        var source = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        source.CancelAfter(timeout);
+        return source.Token;
+    }
+
+    [Fact]
+    public async Task Signed_user_created_sent_to_the_running_application_shows_up_in_its_database()
+    {
+        var cancellationToken = Bounded(TimeSpan.FromSeconds(60));
+        var userId = ApiFactory.NewUserId();
+        var body = ClerkSampleEvents.UserEvent("user.created", userId, "e2e@example.com", DateTimeOffset.UtcNow);
+        using var client = fixture.App.CreateHttpClient("api");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/webhooks/clerk") { Content = new ByteArrayContent(body) };
+        foreach (var (name, value) in ClerkSampleEvents.SignedHeaders(ApiFactory.WebhookSecret, ApiFactory.NewSvixId(), body, DateTimeOffset.UtcNow))
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        using var response = await client.SendAsync(request, cancellationToken);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var connectionString = await fixture.App.GetConnectionStringAsync("xgrowth", cancellationToken);
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT email FROM users WHERE id = $1", connection) { Parameters = { new() { Value = userId } } };
+        Assert.Equal("e2e@example.com", await command.ExecuteScalarAsync(cancellationToken));
+    }
+
+    [Fact]
+    public async Task Worker_becomes_healthy()
+    {
+        await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync("worker", Bounded(TimeSpan.FromSeconds(90)));
+        using var client = fixture.App.CreateHttpClient("worker");
+        using var response = await client.GetAsync("/health", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Api_answers_health_and_alive()
+    {
+        using var client = fixture.App.CreateHttpClient("api");
+        foreach (var path in new[] { "/health", "/alive" })
+        {
+            using var response = await client.GetAsync(path, TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("Healthy", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        }
+    }
+}
