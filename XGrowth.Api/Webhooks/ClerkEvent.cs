@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace XGrowth.Api.Webhooks;
 
 /// <summary>The envelope of a Clerk webhook event; <see cref="Data"/> depends on <see cref="Type"/>.</summary>
-internal sealed record ClerkEvent(string Type, JsonElement Data);
+public sealed record ClerkEvent(string Type, JsonElement Data);
 
 /// <summary>The fields of a Clerk user (<c>user.created</c>, <c>user.updated</c>, <c>user.deleted</c>) XGrowth keeps.</summary>
 public sealed record ClerkUser(
@@ -33,7 +33,7 @@ public sealed record ClerkEmailAddress(string? Id, string? EmailAddress);
 internal sealed partial class ClerkJsonContext : JsonSerializerContext;
 
 /// <summary>Reads a Clerk event from the raw (already verified) body; null when the body is not one.</summary>
-internal static class ClerkEventReader
+public static class ClerkEventReader
 {
     private const int MaxIdLength = 255;
 
