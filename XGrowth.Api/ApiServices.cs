@@ -1,3 +1,9 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.Json;
+using XGrowth.Api.Auth;
+using XGrowth.Api.Http;
+using XGrowth.Api.OpenApi;
 using XGrowth.Api.Webhooks;
 using XGrowth.Data;
 
@@ -6,12 +12,30 @@ namespace XGrowth.Api;
 /// <summary>Everything the API registers besides the service defaults.</summary>
 public static class ApiServices
 {
+    public const string FrontendCorsPolicy = "frontend";
+
     public static WebApplicationBuilder AddApiServices(this WebApplicationBuilder builder)
     {
         builder.AddXGrowthDatabase();
         builder.Services.AddSingleton(TimeProvider.System);
+
         builder.Services.AddProblemDetails();
-        builder.Services.AddOpenApi();
+        builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
+        // Unreadable requests throw, so that BadRequestExceptionHandler can say what was wrong in a ProblemDetails.
+        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        builder.Services.Configure<JsonOptions>(options =>
+            options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false)));
+
+        builder.Services.AddOpenApi(options => options.AddDocumentTransformer<BearerSecuritySchemeTransformer>());
+
+        builder.AddClerkAuthentication();
+        var origins = builder.Configuration.GetSection(ClerkAuthOptions.Section).Get<ClerkAuthOptions>()?.AuthorizedPartyList() ?? [];
+        builder.Services.AddCors(cors => cors.AddPolicy(FrontendCorsPolicy, policy => policy
+            .WithOrigins([.. origins])
+            .WithMethods("GET", "POST", "PATCH", "DELETE")
+            .WithHeaders("Authorization", "Content-Type")
+            .AllowCredentials()));
+
         builder.Services.AddClerkWebhooks();
         return builder;
     }

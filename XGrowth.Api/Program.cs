@@ -1,5 +1,10 @@
+using Scalar.AspNetCore;
 using XGrowth.Api;
+using XGrowth.Api.Calendar;
+using XGrowth.Api.Posts;
+using XGrowth.Api.Users;
 using XGrowth.Api.Webhooks;
+using XGrowth.Api.XAccounts;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -10,10 +15,22 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseCors(ApiServices.FrontendCorsPolicy);
+app.UseAuthentication();
+app.UseAuthorization();
 
 app.MapDefaultEndpoints();
 app.MapOpenApi();
+if (app.Environment.IsDevelopment())
+{
+    app.MapScalarApiReference();
+}
+
 app.MapClerkWebhooksApi();
+app.MapMeApi();
+app.MapXAccountsApi();
+app.MapPostsApi();
+app.MapCalendarApi();
 
 await app.MigrateDatabaseAsync();
 await app.RunAsync();

@@ -77,9 +77,23 @@ public sealed class ScheduledPost
 
     public ScheduledPostStatus Status { get; set; } = ScheduledPostStatus.Scheduled;
 
+    /// <summary>The id X gave the published post.</summary>
+    public string? XPostId { get; set; }
+
+    public DateTimeOffset? PublishedAt { get; set; }
+
+    /// <summary>Why the post failed or needs the user's attention, in words the user can act on.</summary>
+    public string? Error { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>
+    /// PostgreSQL's <c>xmin</c>: changes with every write of the row, so an edit that read an older version (for
+    /// example before the worker claimed the post) fails instead of overwriting.
+    /// </summary>
+    public uint Version { get; set; }
 }
 
 public enum ScheduledPostStatus

@@ -19,4 +19,9 @@ public sealed class SnakeCaseEnumConverter<TEnum>() : ValueConverter<TEnum, stri
 
     /// <summary>The stored name of <paramref name="value"/>, for SQL written by hand.</summary>
     public static string NameOf(TEnum value) => Names[value];
+
+    /// <summary>Reads a stored (or API) name back; false for anything else, including other spellings.</summary>
+    public static bool TryParse(string? name, out TEnum value) => Values.TryGetValue(name ?? "", out value);
+
+    public static IEnumerable<string> AllNames => Names.Values;
 }

@@ -38,6 +38,8 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
         modelBuilder.Entity<ScheduledPost>(post =>
         {
             post.ToTable("scheduled_posts");
+            post.Property(p => p.Version).IsRowVersion();
+            post.Property(p => p.XPostId).HasMaxLength(64);
             post.Property(p => p.Status).HasConversion<SnakeCaseEnumConverter<ScheduledPostStatus>>().HasMaxLength(32);
             post.HasIndex(p => new { p.XAccountId, p.ScheduledAt });
             // The worker looks for due posts by time among those still scheduled.

@@ -23,8 +23,15 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
     /// <summary>The <c>Clerk:WebhookSecret</c> the API gets; null for none.</summary>
     protected virtual string? ConfiguredWebhookSecret => WebhookSecret;
 
+    /// <summary>The Clerk this API trusts: mints the session tokens the tests send.</summary>
+    public ClerkStandIn Clerk { get; } = new();
+
+    /// <summary>Whether the API verifies tokens with Clerk's PEM key instead of the JWKS endpoint.</summary>
+    protected virtual bool UsePemKey => false;
+
     public async ValueTask InitializeAsync()
     {
+        await Clerk.StartAsync();
         ConnectionString = await postgres.CreateDatabaseAsync("api");
         _dataSource = NpgsqlDataSource.Create(ConnectionString);
         // Starts the host, which applies the migrations.
@@ -40,6 +47,16 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
         builder.UseEnvironment("Testing");
         builder.UseSetting("ConnectionStrings:xgrowth", ConnectionString);
         builder.UseSetting("Clerk:WebhookSecret", ConfiguredWebhookSecret ?? "");
+        builder.UseSetting("Clerk:Issuer", ClerkStandIn.Issuer);
+        builder.UseSetting("Clerk:AuthorizedParties", ClerkStandIn.Frontend);
+        if (UsePemKey)
+        {
+            builder.UseSetting("Clerk:JwtKey", Clerk.CurrentPublicKeyPem);
+        }
+        else
+        {
+            builder.UseSetting("Clerk:JwksUrl", Clerk.JwksUrl);
+        }
     }
 
     /// <summary>Posts <paramref name="body"/> to the Clerk webhook endpoint with these headers.</summary>
@@ -60,6 +77,36 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
     /// <summary>Signs <paramref name="body"/> with the configured secret as Svix would now, and posts it.</summary>
     public Task<HttpResponseMessage> PostSignedWebhookAsync(byte[] body, string? svixId = null) =>
         PostWebhookAsync(body, ClerkSampleEvents.SignedHeaders(WebhookSecret, svixId ?? NewSvixId(), body, DateTimeOffset.UtcNow));
+
+    /// <summary>A client that sends a fresh session token of <paramref name="userId"/> with every request.</summary>
+    public HttpClient ClientFor(string userId)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Clerk.Mint(userId));
+        return client;
+    }
+
+    /// <summary>Inserts an X account for <paramref name="userId"/> (connecting accounts through X comes later) and returns its id.</summary>
+    public async Task<Guid> AddXAccountAsync(string userId, string status = "connected")
+    {
+        var id = Guid.NewGuid();
+        await using var command = Database.CreateCommand("""
+            INSERT INTO users (id, created_at, updated_at) VALUES ($1, now(), now()) ON CONFLICT (id) DO NOTHING
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = userId });
+        await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        await using var insert = Database.CreateCommand("""
+            INSERT INTO x_accounts (id, user_id, x_user_id, username, status, connected_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, now(), now())
+            """);
+        insert.Parameters.Add(new NpgsqlParameter { Value = id });
+        insert.Parameters.Add(new NpgsqlParameter { Value = userId });
+        insert.Parameters.Add(new NpgsqlParameter { Value = Random.Shared.NextInt64(1, long.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        insert.Parameters.Add(new NpgsqlParameter { Value = "acct_" + id.ToString("N")[..8] });
+        insert.Parameters.Add(new NpgsqlParameter { Value = status });
+        await insert.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        return id;
+    }
 
     public static string NewSvixId() => "msg_" + Guid.NewGuid().ToString("N");
 
@@ -87,6 +134,7 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
         }
 
         await base.DisposeAsync();
+        await Clerk.DisposeAsync();
         GC.SuppressFinalize(this);
     }
 }

@@ -1,0 +1,198 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace XGrowth.Api.Auth;
+
+/// <summary>
+/// Verifies Clerk session tokens with the standard JWT bearer handler plus Clerk's own rules (REFERENCE.md), and makes
+/// sure the token's user exists in <c>users</c> and is not deleted.
+/// </summary>
+public static partial class ClerkAuthentication
+{
+    public const string SessionCookie = "__session";
+    public const string JwksHttpClient = "clerk-jwks";
+    public const string UserIdClaim = "sub";
+
+    /// <summary>Clerk's category of machine (API) tokens, which are not session tokens.</summary>
+    private const string MachineTokenCategory = "cl_B7d4PD333AAA";
+
+    private static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(5);
+
+    public static WebApplicationBuilder AddClerkAuthentication(this WebApplicationBuilder builder)
+    {
+        var requireIssuer = builder.Environment.IsProduction();
+        builder.Services.AddOptions<ClerkAuthOptions>().BindConfiguration(ClerkAuthOptions.Section)
+            .ValidateDataAnnotations()
+            .Validate(options => options.HasIssuer || !requireIssuer,
+                "Clerk:Issuer is required in Production: set it to the Clerk instance's Frontend API URL.")
+            .ValidateOnStart();
+        builder.Services.AddHttpClient(JwksHttpClient);
+        builder.Services.AddSingleton<ClerkUserProvisioning>();
+        builder.Services.AddSingleton<ClerkSigningKeys>();
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<IOptions<ClerkAuthOptions>, ClerkSigningKeys>((jwt, clerk, keys) => Configure(jwt, clerk.Value, keys));
+        builder.Services.AddAuthorization();
+        builder.Services.AddHostedService<MissingIssuerWarning>();
+        return builder;
+    }
+
+    /// <summary>The Clerk user id of the signed-in user (the token's <c>sub</c>).</summary>
+    public static string ClerkUserId(this ClaimsPrincipal principal) =>
+        principal.FindFirstValue(UserIdClaim) ?? throw new InvalidOperationException("The request is not authenticated.");
+
+    private static void Configure(JwtBearerOptions jwt, ClerkAuthOptions clerk, ClerkSigningKeys jwks)
+    {
+        jwt.MapInboundClaims = false;
+        // A 401 says only "Bearer": why a token failed is logged, not told to whoever sent it.
+        jwt.IncludeErrorDetails = false;
+        jwt.TokenValidationParameters = new TokenValidationParameters
+        {
+            ValidIssuer = clerk.Issuer?.TrimEnd('/'),
+            ValidateIssuer = true,
+            ValidateAudience = false, // Clerk session tokens have no aud; azp is checked below.
+            ValidateLifetime = true,
+            RequireExpirationTime = true,
+            RequireSignedTokens = true,
+            ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
+            ClockSkew = ClockSkew,
+            NameClaimType = UserIdClaim,
+        };
+
+        if (!string.IsNullOrWhiteSpace(clerk.JwtKey))
+        {
+            var rsa = RSA.Create(); // Lives as long as the options: not disposed.
+            rsa.ImportFromPem(clerk.JwtKey.Replace("\\n", "\n", StringComparison.Ordinal));
+            jwt.TokenValidationParameters.IssuerSigningKey = new RsaSecurityKey(rsa);
+        }
+        else if (clerk.HasIssuer)
+        {
+            jwt.TokenValidationParameters.IssuerSigningKeyResolver = (_, _, _, _) => jwks.Current;
+        }
+
+        jwt.Events = new JwtBearerEvents
+        {
+            OnMessageReceived = async context =>
+            {
+                if (!clerk.HasIssuer)
+                {
+                    // No Clerk instance configured (a fresh clone): nobody can sign in, every protected call is a 401.
+                    context.NoResult();
+                    return;
+                }
+
+                if (!context.Request.Headers.ContainsKey("Authorization")
+                    && context.Request.Cookies.TryGetValue(SessionCookie, out var cookieToken) && !string.IsNullOrEmpty(cookieToken))
+                {
+                    context.Token = cookieToken;
+                }
+
+                if (string.IsNullOrWhiteSpace(clerk.JwtKey))
+                {
+                    await jwks.EnsureAsync(KeyIdOf(context), context.HttpContext.RequestAborted);
+                }
+            },
+            OnTokenValidated = context => CheckClerkRulesAsync(context, clerk),
+            OnAuthenticationFailed = context =>
+            {
+                Log.TokenRejected(Logger(context.HttpContext), context.Exception.GetType().Name);
+                return Task.CompletedTask;
+            },
+        };
+    }
+
+    /// <summary>The <c>kid</c> the request's token names, read without validating anything; null if there is none.</summary>
+    private static string? KeyIdOf(MessageReceivedContext context)
+    {
+        var token = context.Token;
+        var header = context.Request.Headers.Authorization.ToString();
+        if (token is null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            token = header["Bearer ".Length..].Trim();
+        }
+
+        var handler = new JsonWebTokenHandler();
+        if (string.IsNullOrEmpty(token) || !handler.CanReadToken(token))
+        {
+            return null;
+        }
+
+        try
+        {
+            return handler.ReadJsonWebToken(token).Kid;
+        }
+        catch (ArgumentException)
+        {
+            return null; // Malformed: the handler rejects it.
+        }
+    }
+
+    private static async Task CheckClerkRulesAsync(TokenValidatedContext context, ClerkAuthOptions clerk)
+    {
+        var token = context.SecurityToken as JsonWebToken;
+        var principal = context.Principal!;
+        string? Claim(string type) => principal.FindFirstValue(type);
+
+        var problem = (Claim(UserIdClaim), Claim("sid"), Claim("azp"), token?.TryGetHeaderValue<string>("cat", out var category) == true ? category : Claim("cat")) switch
+        {
+            (null or "", _, _, _) => "no sub",
+            ({ Length: > 255 }, _, _, _) => "sub too long",
+            ({ } sub, _, _, _) when sub.Contains('\0', StringComparison.Ordinal) => "sub malformed",
+            (_, null or "", _, _) => "no sid: not a session token",
+            (_, _, { } azp, _) when !clerk.AuthorizedPartyList().Contains(azp.TrimEnd('/'), StringComparer.Ordinal) => "azp not authorized",
+            (_, _, _, MachineTokenCategory) => "machine token",
+            _ => null,
+        };
+        if (problem is null && token is not null && token.IssuedAt > DateTime.UtcNow + ClockSkew)
+        {
+            problem = "issued in the future";
+        }
+
+        if (problem is not null)
+        {
+            Log.TokenRejected(Logger(context.HttpContext), problem);
+            context.Fail(problem);
+            return;
+        }
+
+        var provisioning = context.HttpContext.RequestServices.GetRequiredService<ClerkUserProvisioning>();
+        if (!await provisioning.EnsureActiveUserAsync(Claim(UserIdClaim)!, context.HttpContext.RequestAborted))
+        {
+            Log.TokenRejected(Logger(context.HttpContext), "user deleted");
+            context.Fail("user deleted");
+        }
+    }
+
+    private static ILogger Logger(HttpContext context) =>
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ClerkAuthentication));
+
+    /// <summary>Says at start, once, why every authenticated call will be a 401.</summary>
+    private sealed class MissingIssuerWarning(IOptions<ClerkAuthOptions> options, ILogger<MissingIssuerWarning> logger) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            if (!options.Value.HasIssuer)
+            {
+                Log.IssuerMissing(logger);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message =
+            "Clerk:Issuer is not set: every authenticated endpoint answers 401 until it is (see README, 'Signing in with Clerk').")]
+        public static partial void IssuerMissing(ILogger logger);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "Session token rejected: {Reason}")]
+        public static partial void TokenRejected(ILogger logger, string reason);
+    }
+}

@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using XGrowth.Api.Auth;
+using XGrowth.Api.Posts;
+using XGrowth.Data;
+
+namespace XGrowth.Api.Calendar;
+
+/// <summary><c>GET /api/calendar</c>: the user's posts grouped by day in a time zone of the user's choosing.</summary>
+public static class CalendarApi
+{
+    public const int MaxDays = 93;
+
+    public sealed record CalendarDay(string Date, IReadOnlyList<PostResponse> Posts);
+
+    public sealed record CalendarResponse(string TimeZone, IReadOnlyList<CalendarDay> Days);
+
+    public sealed record CalendarQuery(DateOnly? From, DateOnly? To, string? Tz);
+
+    public static RouteGroupBuilder MapCalendarApi(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/api/calendar").WithTags("Calendar").RequireAuthorization()
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+        group.MapGet("/", GetAsync).WithName("GetCalendar")
+            .WithSummary("Every day from 'from' to 'to' (inclusive, at most 93 days) in the IANA time zone 'tz' (default UTC), " +
+                "each with the user's posts scheduled that local day, in time order. Cancelled posts are left out.");
+        return group;
+    }
+
+    internal static async Task<Results<Ok<CalendarResponse>, ValidationProblem>> GetAsync(
+        [AsParameters] CalendarQuery query, ClaimsPrincipal principal, XGrowthDbContext db, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (query.From is null)
+        {
+            errors["from"] = ["from is required (yyyy-MM-dd)."];
+        }
+
+        if (query.To is null)
+        {
+            errors["to"] = ["to is required (yyyy-MM-dd)."];
+        }
+
+        TimeZoneInfo? zone = TimeZoneInfo.Utc;
+        var zoneName = string.IsNullOrWhiteSpace(query.Tz) ? "UTC" : query.Tz;
+        if (!TimeZoneInfo.TryFindSystemTimeZoneById(zoneName, out zone) || !zone.HasIanaId)
+        {
+            errors["tz"] = [$"'{zoneName}' is not an IANA time zone such as Europe/Berlin."];
+        }
+
+        if (query is { From: { } f, To: { } t })
+        {
+            var days = t.DayNumber - f.DayNumber + 1;
+            if (days < 1)
+            {
+                errors["to"] = ["to must not be before from."];
+            }
+            else if (days > MaxDays)
+            {
+                errors["to"] = [$"The range is {days} days; at most {MaxDays} are allowed."];
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var from = query.From!.Value;
+        var to = query.To!.Value;
+        var start = StartOfDay(from, zone!);
+        var end = StartOfDay(to.AddDays(1), zone!);
+        var userId = principal.ClerkUserId();
+        var posts = await db.ScheduledPosts.AsNoTracking()
+            .Where(p => p.XAccount!.UserId == userId && p.ScheduledAt >= start && p.ScheduledAt < end
+                && p.Status != ScheduledPostStatus.Cancelled)
+            .OrderBy(p => p.ScheduledAt).ThenBy(p => p.Id)
+            .Select(PostResponse.FromEntity)
+            .ToListAsync(cancellationToken);
+
+        var byDay = posts.GroupBy(p => DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(p.ScheduledAt, zone!).DateTime))
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<PostResponse>)g.ToList());
+        var calendar = new List<CalendarDay>(to.DayNumber - from.DayNumber + 1);
+        for (var day = from; day <= to; day = day.AddDays(1))
+        {
+            calendar.Add(new CalendarDay(day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), byDay.GetValueOrDefault(day, [])));
+        }
+
+        return TypedResults.Ok(new CalendarResponse(zone!.Id, calendar));
+    }
+
+    /// <summary>The instant a local day begins (a day can begin at 01:00 where a DST change skips midnight).</summary>
+    private static DateTimeOffset StartOfDay(DateOnly day, TimeZoneInfo zone)
+    {
+        var local = day.ToDateTime(TimeOnly.MinValue);
+        while (zone.IsInvalidTime(local))
+        {
+            local = local.AddMinutes(30);
+        }
+
+        return new DateTimeOffset(local, zone.GetUtcOffset(local)).ToUniversalTime();
+    }
+}

@@ -1,0 +1,367 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using XGrowth.Api.Auth;
+using XGrowth.Api.Http;
+using XGrowth.Data;
+
+namespace XGrowth.Api.Posts;
+
+/// <summary>The signed-in user's scheduled posts: create, list, read, edit and cancel.</summary>
+public static partial class PostsApi
+{
+    /// <summary>Clock slack for "in the future": a post for "now" sent over a slow network is still accepted.</summary>
+    public static readonly TimeSpan PastSlack = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan MaxAhead = TimeSpan.FromDays(365);
+    public const int DefaultPageSize = 50;
+    public const int MaxPageSize = 200;
+
+    public static RouteGroupBuilder MapPostsApi(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/api/posts").WithTags("Posts").RequireAuthorization().WithJsonBodyLimit()
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+        group.MapPost("/", CreateAsync).WithName("CreatePost").WithSummary("Schedules a post on one of the user's X accounts.")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        group.MapGet("/", ListAsync).WithName("ListPosts").WithSummary("The user's posts by scheduled time, paged.");
+        group.MapGet("/{id:guid}", GetAsync).WithName("GetPost").ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPatch("/{id:guid}", UpdateAsync).WithName("UpdatePost")
+            .WithSummary("Changes the text and/or time of a post that has not started publishing.")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapDelete("/{id:guid}", CancelAsync).WithName("CancelPost")
+            .WithSummary("Cancels a post that has not started publishing.")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        return group;
+    }
+
+    [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+    public sealed record CreatePostRequest(Guid? XAccountId, string? Text, string? ScheduledAt);
+
+    [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+    public sealed record UpdatePostRequest(string? Text, string? ScheduledAt);
+
+    public sealed record PostServices(XGrowthDbContext Db, TimeProvider Time);
+
+    public sealed record ListQuery(
+        DateTimeOffset? From, DateTimeOffset? To, string? Status, Guid? XAccountId, int? Limit, string? Cursor);
+
+    internal static async Task<Results<Created<PostResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
+        CreatePostRequest request, ClaimsPrincipal user, [AsParameters] PostServices services, CancellationToken cancellationToken)
+    {
+        var userId = user.ClerkUserId();
+        var errors = new Dictionary<string, string[]>();
+        if (request.XAccountId is null)
+        {
+            errors["xAccountId"] = ["xAccountId is required."];
+        }
+
+        var text = ValidateText(request.Text, required: true, errors);
+        var scheduledAt = ValidateScheduledAt(request.ScheduledAt, required: true, services.Time, errors);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var account = await services.Db.XAccounts.AsNoTracking()
+            .Where(a => a.Id == request.XAccountId && a.UserId == userId)
+            .Select(a => new { a.Id, a.Status })
+            .SingleOrDefaultAsync(cancellationToken);
+        if (account is null || account.Status == XAccountStatus.Disconnected)
+        {
+            return ApiProblems.NotFound("X account not found.");
+        }
+
+        if (account.Status != XAccountStatus.Connected)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["xAccountId"] = ["This X account must be reconnected before posts can be scheduled on it."],
+            });
+        }
+
+        var now = services.Time.GetUtcNow();
+        var post = new ScheduledPost
+        {
+            Id = Guid.CreateVersion7(now),
+            XAccountId = account.Id,
+            Text = text!,
+            ScheduledAt = scheduledAt!.Value,
+            Status = ScheduledPostStatus.Scheduled,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        services.Db.ScheduledPosts.Add(post);
+        await services.Db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Created($"/api/posts/{post.Id}", PostResponse.From(post));
+    }
+
+    internal static async Task<Results<Ok<Page<PostResponse>>, ValidationProblem>> ListAsync(
+        [AsParameters] ListQuery query, ClaimsPrincipal user, [AsParameters] PostServices services, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var limit = query.Limit ?? DefaultPageSize;
+        if (limit is < 1 or > MaxPageSize)
+        {
+            errors["limit"] = [$"limit must be between 1 and {MaxPageSize}."];
+        }
+
+        (DateTimeOffset At, Guid Id)? after = null;
+        if (query.Cursor is not null)
+        {
+            after = DecodeCursor(query.Cursor);
+            if (after is null)
+            {
+                errors["cursor"] = ["cursor is not one this API returned."];
+            }
+        }
+
+        ScheduledPostStatus? status = null;
+        if (query.Status is not null)
+        {
+            if (SnakeCaseEnumConverter<ScheduledPostStatus>.TryParse(query.Status, out var parsed))
+            {
+                status = parsed;
+            }
+            else
+            {
+                errors["status"] = [$"status must be one of {string.Join(", ", SnakeCaseEnumConverter<ScheduledPostStatus>.AllNames)}."];
+            }
+        }
+
+        if (query.From > query.To)
+        {
+            errors["to"] = ["to must not be before from."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var userId = user.ClerkUserId();
+        var posts = services.Db.ScheduledPosts.AsNoTracking().Where(p => p.XAccount!.UserId == userId);
+        if (query.From is { } from)
+        {
+            posts = posts.Where(p => p.ScheduledAt >= from);
+        }
+
+        if (query.To is { } to)
+        {
+            posts = posts.Where(p => p.ScheduledAt < to);
+        }
+
+        if (status is { } wanted)
+        {
+            posts = posts.Where(p => p.Status == wanted);
+        }
+
+        if (query.XAccountId is { } accountId)
+        {
+            posts = posts.Where(p => p.XAccountId == accountId);
+        }
+
+        if (after is { } cursor)
+        {
+            posts = posts.Where(p => p.ScheduledAt > cursor.At || (p.ScheduledAt == cursor.At && p.Id.CompareTo(cursor.Id) > 0));
+        }
+
+        var items = await posts.OrderBy(p => p.ScheduledAt).ThenBy(p => p.Id).Take(limit + 1)
+            .Select(PostResponse.FromEntity).ToListAsync(cancellationToken);
+        string? next = null;
+        if (items.Count > limit)
+        {
+            items.RemoveAt(limit);
+            next = EncodeCursor(items[^1].ScheduledAt, items[^1].Id);
+        }
+
+        return TypedResults.Ok(new Page<PostResponse>(items, next));
+    }
+
+    internal static async Task<Results<Ok<PostResponse>, ProblemHttpResult>> GetAsync(
+        Guid id, ClaimsPrincipal user, [AsParameters] PostServices services, CancellationToken cancellationToken)
+    {
+        var userId = user.ClerkUserId();
+        var post = await services.Db.ScheduledPosts.AsNoTracking()
+            .Where(p => p.Id == id && p.XAccount!.UserId == userId)
+            .Select(PostResponse.FromEntity).SingleOrDefaultAsync(cancellationToken);
+        return post is null ? ApiProblems.NotFound("Post not found.") : TypedResults.Ok(post);
+    }
+
+    internal static async Task<Results<Ok<PostResponse>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
+        Guid id, UpdatePostRequest request, ClaimsPrincipal user, [AsParameters] PostServices services, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var text = ValidateText(request.Text, required: false, errors);
+        var scheduledAt = ValidateScheduledAt(request.ScheduledAt, required: false, services.Time, errors);
+        if (text is null && scheduledAt is null && errors.Count == 0)
+        {
+            errors[""] = ["Give text, scheduledAt or both."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var userId = user.ClerkUserId();
+        var post = await services.Db.ScheduledPosts.SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, cancellationToken);
+        if (post is null)
+        {
+            return ApiProblems.NotFound("Post not found.");
+        }
+
+        if (post.Status != ScheduledPostStatus.Scheduled)
+        {
+            return NotEditable(post.Status);
+        }
+
+        post.Text = text ?? post.Text;
+        post.ScheduledAt = scheduledAt ?? post.ScheduledAt;
+        post.UpdatedAt = services.Time.GetUtcNow();
+        try
+        {
+            // The row version (xmin) makes this fail if the worker took the post since it was read: the user then
+            // learns that the edit did not make it, instead of X getting text the user replaced.
+            await services.Db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return ApiProblems.Conflict("Post changed meanwhile",
+                "The post changed while it was being edited (it may have started publishing). Reload it and try again.");
+        }
+
+        return TypedResults.Ok(PostResponse.From(post));
+    }
+
+    internal static async Task<Results<NoContent, ProblemHttpResult>> CancelAsync(
+        Guid id, ClaimsPrincipal user, [AsParameters] PostServices services, CancellationToken cancellationToken)
+    {
+        var userId = user.ClerkUserId();
+        var post = await services.Db.ScheduledPosts.SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, cancellationToken);
+        if (post is null)
+        {
+            return ApiProblems.NotFound("Post not found.");
+        }
+
+        if (post.Status == ScheduledPostStatus.Cancelled)
+        {
+            return TypedResults.NoContent();
+        }
+
+        if (post.Status != ScheduledPostStatus.Scheduled)
+        {
+            return NotEditable(post.Status);
+        }
+
+        post.Status = ScheduledPostStatus.Cancelled;
+        post.UpdatedAt = services.Time.GetUtcNow();
+        try
+        {
+            await services.Db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return ApiProblems.Conflict("Post changed meanwhile",
+                "The post changed while it was being cancelled (it may have started publishing). Reload it.");
+        }
+
+        return TypedResults.NoContent();
+    }
+
+    private static ProblemHttpResult NotEditable(ScheduledPostStatus status) =>
+        ApiProblems.Conflict("Post can no longer be changed",
+            $"The post is {SnakeCaseEnumConverter<ScheduledPostStatus>.NameOf(status)}; only scheduled posts can be edited or cancelled.");
+
+    private static string? ValidateText(string? text, bool required, Dictionary<string, string[]> errors)
+    {
+        if (text is null)
+        {
+            if (required)
+            {
+                errors["text"] = ["text is required."];
+            }
+
+            return null;
+        }
+
+        var normalized = PostText.Normalize(text);
+        if (string.IsNullOrWhiteSpace(normalized))
+        {
+            errors["text"] = ["text must not be empty."];
+        }
+        else if (normalized.Contains('\0', StringComparison.Ordinal))
+        {
+            errors["text"] = ["text must not contain NUL characters."];
+        }
+        else if (PostText.WeightedLength(normalized) is var length and > PostText.MaxWeightedLength)
+        {
+            errors["text"] = [$"text is {length} characters as X counts them (URLs 23, CJK and emoji 2); the limit is {PostText.MaxWeightedLength}."];
+        }
+
+        return errors.ContainsKey("text") ? null : normalized;
+    }
+
+    private static DateTimeOffset? ValidateScheduledAt(string? value, bool required, TimeProvider time, Dictionary<string, string[]> errors)
+    {
+        if (value is null)
+        {
+            if (required)
+            {
+                errors["scheduledAt"] = ["scheduledAt is required."];
+            }
+
+            return null;
+        }
+
+        // An offset is required: a bare local time would be read in the server's zone, which the user never meant.
+        if (!OffsetDateTime().IsMatch(value)
+            || !DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.None, out var scheduledAt))
+        {
+            errors["scheduledAt"] = ["scheduledAt must be an ISO 8601 date and time with an offset, e.g. 2026-12-01T09:00:00+01:00."];
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        if (scheduledAt < now - PastSlack)
+        {
+            errors["scheduledAt"] = ["scheduledAt must be in the future."];
+            return null;
+        }
+
+        if (scheduledAt > now + MaxAhead)
+        {
+            errors["scheduledAt"] = ["scheduledAt must be at most a year ahead."];
+            return null;
+        }
+
+        return scheduledAt.ToUniversalTime();
+    }
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$", RegexOptions.CultureInvariant)]
+    private static partial Regex OffsetDateTime();
+
+    private static string EncodeCursor(DateTimeOffset at, Guid id) =>
+        Base64Url.EncodeToString(Encoding.UTF8.GetBytes($"{at.UtcTicks.ToString(CultureInfo.InvariantCulture)}:{id:N}"));
+
+    private static (DateTimeOffset, Guid)? DecodeCursor(string cursor)
+    {
+        try
+        {
+            var parts = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(cursor)).Split(':');
+            return parts.Length == 2
+                && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+                && ticks <= DateTimeOffset.MaxValue.UtcTicks
+                && Guid.TryParseExact(parts[1], "N", out var id)
+                ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
+                : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using XGrowth.Api.Auth;
+using XGrowth.Api.Http;
+using XGrowth.Data;
+
+namespace XGrowth.Api.XAccounts;
+
+/// <summary>The signed-in user's connected X accounts.</summary>
+public static class XAccountsApi
+{
+    public sealed record XAccountResponse(Guid Id, string XUserId, string Username, XAccountStatus Status, DateTimeOffset ConnectedAt);
+
+    public sealed record XAccountList(IReadOnlyList<XAccountResponse> Items, string? NextCursor);
+
+    public static RouteGroupBuilder MapXAccountsApi(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/api/x-accounts").WithTags("X accounts").RequireAuthorization()
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+        group.MapGet("/", ListAsync).WithName("ListXAccounts")
+            .WithSummary("The user's X accounts (connected, or needing reconnection); disconnected ones are not listed.");
+        group.MapDelete("/{id:guid}", DisconnectAsync).WithName("DisconnectXAccount")
+            .WithSummary("Disconnects an X account and cancels its posts that have not started publishing.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return group;
+    }
+
+    internal static async Task<Ok<XAccountList>> ListAsync(ClaimsPrincipal principal, XGrowthDbContext db, CancellationToken cancellationToken)
+    {
+        var userId = principal.ClerkUserId();
+        var accounts = await db.XAccounts.AsNoTracking()
+            .Where(a => a.UserId == userId && a.Status != XAccountStatus.Disconnected)
+            .OrderBy(a => a.ConnectedAt).ThenBy(a => a.Id)
+            .Select(a => new XAccountResponse(a.Id, a.XUserId, a.Username, a.Status, a.ConnectedAt))
+            .ToListAsync(cancellationToken);
+        // A user has a handful of accounts: one page always holds them all.
+        return TypedResults.Ok(new XAccountList(accounts, null));
+    }
+
+    internal static async Task<Results<NoContent, ProblemHttpResult>> DisconnectAsync(
+        Guid id, ClaimsPrincipal principal, XGrowthDbContext db, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var userId = principal.ClerkUserId();
+        var now = time.GetUtcNow();
+        // One transaction: the account is disconnected and its pending posts cancelled together, or neither.
+        var strategy = db.Database.CreateExecutionStrategy();
+        var found = await strategy.ExecuteAsync(async ct =>
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            var updated = await db.XAccounts
+                .Where(a => a.Id == id && a.UserId == userId && a.Status != XAccountStatus.Disconnected)
+                .ExecuteUpdateAsync(set => set.SetProperty(a => a.Status, XAccountStatus.Disconnected).SetProperty(a => a.UpdatedAt, now), ct);
+            if (updated == 0)
+            {
+                return false;
+            }
+
+            await db.ScheduledPosts
+                .Where(p => p.XAccountId == id && p.Status == ScheduledPostStatus.Scheduled)
+                .ExecuteUpdateAsync(set => set.SetProperty(p => p.Status, ScheduledPostStatus.Cancelled).SetProperty(p => p.UpdatedAt, now), ct);
+            await transaction.CommitAsync(ct);
+            return true;
+        }, cancellationToken);
+        return found ? TypedResults.NoContent() : ApiProblems.NotFound("X account not found.");
+    }
+}
