@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using XGrowth.Tests.Infrastructure;
+
+namespace XGrowth.Tests.Calendar;
+
+public class CalendarApiTests(ApiFactory api) : IClassFixture<ApiFactory>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>A day a month ahead, so that every post the tests schedule is in the future.</summary>
+    private static readonly DateOnly Day = DateOnly.FromDateTime(DateTime.UtcNow.AddDays(30));
+
+    private static string Date(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    private static async Task<string> Schedule(HttpClient client, Guid accountId, string text, DateTimeOffset at)
+    {
+        using var response = await client.PostAsJsonAsync("/api/posts", new { xAccountId = accountId, text, scheduledAt = at.ToString("O", CultureInfo.InvariantCulture) }, Ct);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
+    }
+
+    [Fact]
+    public async Task Posts_are_grouped_by_local_day_in_the_requested_zone_every_day_listed_in_order()
+    {
+        var userId = ApiFactory.NewUserId();
+        var accountId = await api.AddXAccountAsync(userId);
+        using var client = api.ClientFor(userId);
+        var midnightUtc = new DateTimeOffset(Day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        // 23:30 UTC is the next day in Berlin (UTC+1 in winter, +2 in summer).
+        await Schedule(client, accountId, "late evening UTC", midnightUtc.AddHours(23.5));
+        await Schedule(client, accountId, "noon", midnightUtc.AddHours(12));
+        var cancelled = await Schedule(client, accountId, "cancelled", midnightUtc.AddHours(13));
+        using (await client.DeleteAsync($"/api/posts/{cancelled}", Ct))
+        {
+        }
+
+        var otherUser = ApiFactory.NewUserId();
+        using var other = api.ClientFor(otherUser);
+        await Schedule(other, await api.AddXAccountAsync(otherUser), "not mine", midnightUtc.AddHours(12));
+
+        var berlin = (await client.GetFromJsonAsync<JsonObject>($"/api/calendar?from={Date(Day)}&to={Date(Day.AddDays(2))}&tz=Europe/Berlin", Ct))!;
+        var utc = (await client.GetFromJsonAsync<JsonObject>($"/api/calendar?from={Date(Day)}&to={Date(Day.AddDays(2))}", Ct))!;
+
+        Assert.Equal("Europe/Berlin", (string?)berlin["timeZone"]);
+        Assert.Equal("UTC", (string?)utc["timeZone"]);
+        string[] Texts(JsonObject calendar, int index) => calendar["days"]![index]!["posts"]!.AsArray().Select(p => (string)p!["text"]!).ToArray();
+        Assert.Equal([Date(Day), Date(Day.AddDays(1)), Date(Day.AddDays(2))], berlin["days"]!.AsArray().Select(d => (string)d!["date"]!));
+        Assert.Equal(["noon"], Texts(berlin, 0));
+        Assert.Equal(["late evening UTC"], Texts(berlin, 1));
+        Assert.Empty(Texts(berlin, 2));
+        Assert.Equal(["noon", "late evening UTC"], Texts(utc, 0));
+        Assert.Empty(Texts(utc, 1));
+    }
+
+    [Fact]
+    public async Task Ninety_three_days_are_allowed()
+    {
+        using var client = api.ClientFor(ApiFactory.NewUserId());
+        var calendar = (await client.GetFromJsonAsync<JsonObject>($"/api/calendar?from={Date(Day)}&to={Date(Day.AddDays(92))}&tz=America/New_York", Ct))!;
+        Assert.Equal(93, calendar["days"]!.AsArray().Count);
+    }
+
+    [Theory]
+    [InlineData("from=FROM&to=LONG", "to")]
+    [InlineData("from=FROM&to=FROM&tz=Mars/Olympus", "tz")]
+    [InlineData("from=FROM&to=FROM&tz=Central%20European%20Standard%20Time%20Nope", "tz")]
+    [InlineData("from=TO&to=FROM", "to")]
+    [InlineData("to=FROM", "from")]
+    [InlineData("from=FROM", "to")]
+    [InlineData("from=2026-13-45&to=FROM", null)]
+    public async Task Bad_calendar_queries_are_400(string query, string? field)
+    {
+        using var client = api.ClientFor(ApiFactory.NewUserId());
+        query = query.Replace("FROM", Date(Day), StringComparison.Ordinal).Replace("LONG", Date(Day.AddDays(93)), StringComparison.Ordinal)
+            .Replace("TO", Date(Day.AddDays(5)), StringComparison.Ordinal);
+
+        using var response = await client.GetAsync("/api/calendar?" + query, Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = (await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+        if (field is not null)
+        {
+            Assert.NotNull(problem["errors"]?[field]);
+        }
+    }
+}
