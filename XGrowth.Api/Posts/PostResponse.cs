@@ -21,6 +21,9 @@ public sealed record PostResponse(
         post.XPostId == null ? null : "https://x.com/i/web/status/" + post.XPostId,
         post.PublishedAt, post.Error);
 
+    /// <summary>The post's address on X (this form needs no username).</summary>
+    public static string? UrlOnX(string? xPostId) => xPostId is null ? null : "https://x.com/i/web/status/" + xPostId;
+
     private static readonly Func<ScheduledPost, PostResponse> FromEntityCompiled = FromEntity.Compile();
 
     public static PostResponse From(ScheduledPost post) => FromEntityCompiled(post);

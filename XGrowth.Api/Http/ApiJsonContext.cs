@@ -1,0 +1,28 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using XGrowth.Api.Calendar;
+using XGrowth.Api.Posts;
+using XGrowth.Api.Users;
+using XGrowth.Api.Webhooks;
+using XGrowth.Api.XAccounts;
+using XGrowth.Data;
+
+namespace XGrowth.Api.Http;
+
+/// <summary>
+/// Source-generated JSON for the API's requests and responses (camelCase, enums as snake_case strings): no reflection
+/// at run time, which matters for the calendar's hundreds of posts per response.
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(CalendarApi.CalendarResponse))]
+[JsonSerializable(typeof(Page<PostResponse>))]
+[JsonSerializable(typeof(PostResponse))]
+[JsonSerializable(typeof(PostsApi.CreatePostRequest))]
+[JsonSerializable(typeof(PostsApi.UpdatePostRequest))]
+[JsonSerializable(typeof(MeApi.UserResponse))]
+[JsonSerializable(typeof(XAccountsApi.XAccountList))]
+[JsonSerializable(typeof(ClerkWebhooksApi.WebhookReceipt))]
+[JsonSerializable(typeof(ClerkWebhooksApi.WebhookEndpointInfo))]
+[JsonSerializable(typeof(ScheduledPostStatus))]
+[JsonSerializable(typeof(XAccountStatus))]
+internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -1,0 +1,156 @@
+extern alias apphost;
+using System.Diagnostics;
+using apphost::XGrowth.AppHost.Database;
+using Npgsql;
+
+namespace XGrowth.Bench;
+
+/// <summary>A throwaway PostgreSQL cluster (the AppHost's local mode) with an empty <c>xgrowth</c> database.</summary>
+internal sealed class BenchDatabase : IDisposable
+{
+    private readonly LocalPostgres _cluster;
+
+    private BenchDatabase(LocalPostgres cluster, string connectionString)
+    {
+        _cluster = cluster;
+        ConnectionString = connectionString;
+    }
+
+    public string ConnectionString { get; }
+
+    public static async Task<BenchDatabase> StartAsync()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "xgrowth-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        var cluster = new LocalPostgres(LocalPostgres.FindBinDirectory() ?? throw new InvalidOperationException("PostgreSQL binaries not found"), root);
+        var password = cluster.Prepare();
+        var port = LocalPostgres.FreeLoopbackPort();
+        cluster.StartDetached(port);
+        var server = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = port, Username = "postgres", Password = password, Database = "postgres" };
+        await using (var admin = new NpgsqlConnection(server.ConnectionString))
+        {
+            await admin.OpenAsync();
+            await new NpgsqlCommand("CREATE DATABASE xgrowth", admin).ExecuteNonQueryAsync();
+        }
+
+        return new BenchDatabase(cluster, new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = "xgrowth", MaxPoolSize = 100 }.ConnectionString);
+    }
+
+    public void Dispose()
+    {
+        _cluster.Stop();
+        Directory.Delete(_cluster.RootDirectory, recursive: true);
+    }
+}
+
+/// <summary>The real API as its own process (Release build, Production environment), on a free port.</summary>
+internal sealed class ApiProcess : IDisposable
+{
+    private readonly Process _process;
+
+    private ApiProcess(Process process, HttpClient client)
+    {
+        _process = process;
+        Client = client;
+    }
+
+    public HttpClient Client { get; }
+
+    public static async Task<ApiProcess> StartAsync(string connectionString, int concurrency, IReadOnlyDictionary<string, string> settings)
+    {
+        var port = LocalPostgres.FreeLoopbackPort();
+        var startInfo = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "XGrowth.Api.dll")])
+        {
+            WorkingDirectory = AppContext.BaseDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        startInfo.Environment["ConnectionStrings__xgrowth"] = connectionString;
+        startInfo.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        foreach (var (key, value) in settings)
+        {
+            startInfo.Environment[key] = value;
+        }
+
+        var process = Process.Start(startInfo)!;
+        // The API logs as configured in its appsettings.json; its output is read (so it never blocks) and dropped.
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("api: " + e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var api = new ApiProcess(process, client);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if ((await client.GetAsync("/health")).IsSuccessStatusCode)
+                {
+                    return api;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(250);
+        }
+
+        api.Dispose();
+        throw new TimeoutException("The API did not become healthy within 60 s.");
+    }
+
+    public void Dispose()
+    {
+        Client.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        _process.Dispose();
+    }
+}
+
+/// <summary>Runs operations from a fixed number of concurrent workers and reports throughput and latency.</summary>
+internal static class Load
+{
+    public sealed record Result(int Count, TimeSpan Elapsed, double[] SortedLatenciesMs, int Errors)
+    {
+        public double PerSecond => Count / Elapsed.TotalSeconds;
+
+        public double Percentile(double p) => SortedLatenciesMs[Math.Min(SortedLatenciesMs.Length - 1, (int)(p * SortedLatenciesMs.Length))];
+    }
+
+    /// <summary>Operation <c>i</c> for i in [0, count); an operation returns false for an error.</summary>
+    public static async Task<Result> RunAsync(int count, int concurrency, Func<int, Task<bool>> operation)
+    {
+        var latencies = new double[count];
+        var next = -1;
+        var errors = 0;
+        var total = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                var started = Stopwatch.GetTimestamp();
+                if (!await operation(i))
+                {
+                    Interlocked.Increment(ref errors);
+                }
+
+                latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            }
+        })));
+        total.Stop();
+        Array.Sort(latencies);
+        return new Result(count, total.Elapsed, latencies, errors);
+    }
+
+    public static void Print(string name, Result result) =>
+        Console.WriteLine($"{name,-40} {result.PerSecond,8:F0}/s   p50 {result.Percentile(0.50),6:F2} ms   p99 {result.Percentile(0.99),6:F2} ms   " +
+            $"max {result.SortedLatenciesMs[^1],7:F2} ms   errors {result.Errors}");
+}
