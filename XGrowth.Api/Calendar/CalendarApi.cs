@@ -51,7 +51,16 @@ public static class CalendarApi
             errors["tz"] = [$"'{zoneName}' is not an IANA time zone such as Europe/Berlin."];
         }
 
-        if (query is { From: { } f, To: { } t })
+        foreach (var (name, value) in new[] { ("from", query.From), ("to", query.To) })
+        {
+            // Posts live at most a year ahead; far dates would only overflow the time zone arithmetic.
+            if (value is { Year: < 2000 or > 2999 })
+            {
+                errors[name] = [$"{name} must be a date between 2000-01-01 and 2999-12-31."];
+            }
+        }
+
+        if (errors.Count == 0 && query is { From: { } f, To: { } t })
         {
             var days = t.DayNumber - f.DayNumber + 1;
             if (days < 1)

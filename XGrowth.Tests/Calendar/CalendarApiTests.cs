@@ -71,6 +71,8 @@ public class CalendarApiTests(ApiFactory api) : IClassFixture<ApiFactory>
     [InlineData("to=FROM", "from")]
     [InlineData("from=FROM", "to")]
     [InlineData("from=2026-13-45&to=FROM", null)]
+    [InlineData("from=9999-12-31&to=9999-12-31", "from")]
+    [InlineData("from=0001-01-01&to=0001-01-02&tz=America/New_York", "from")]
     public async Task Bad_calendar_queries_are_400(string query, string? field)
     {
         using var client = api.ClientFor(ApiFactory.NewUserId());
