@@ -30,7 +30,18 @@ public static partial class ClerkAuthentication
             .Validate(options => options.HasIssuer || !requireIssuer,
                 "Clerk:Issuer is required in Production: set it to the Clerk instance's Frontend API URL.")
             .ValidateOnStart();
-        builder.Services.AddHttpClient(JwksHttpClient);
+        // Short timeouts and one retry instead of the service defaults' 30 s: a request waits on this only when Clerk
+        // rotated its keys or is unreachable. (RemoveAllResilienceHandlers is marked experimental; it is the way the
+        // resilience package offers to replace the defaults for one client.)
+#pragma warning disable EXTEXP0001
+        builder.Services.AddHttpClient(JwksHttpClient).RemoveAllResilienceHandlers().AddStandardResilienceHandler(resilience =>
+#pragma warning restore EXTEXP0001
+        {
+            resilience.AttemptTimeout.Timeout = TimeSpan.FromSeconds(2);
+            resilience.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(5);
+            resilience.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(10);
+            resilience.Retry.MaxRetryAttempts = 1;
+        });
         builder.Services.AddSingleton<ClerkUserProvisioning>();
         builder.Services.AddSingleton<ClerkSigningKeys>();
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
@@ -91,9 +102,10 @@ public static partial class ClerkAuthentication
                     context.Token = cookieToken;
                 }
 
-                if (string.IsNullOrWhiteSpace(clerk.JwtKey))
+                // Only a request that carries a token needs the keys: anonymous endpoints (webhooks, health) never wait on Clerk.
+                if (string.IsNullOrWhiteSpace(clerk.JwtKey) && KeyIdOf(context) is { } kid)
                 {
-                    await jwks.EnsureAsync(KeyIdOf(context), context.HttpContext.RequestAborted);
+                    await jwks.EnsureAsync(kid, context.HttpContext.RequestAborted);
                 }
             },
             OnTokenValidated = context => CheckClerkRulesAsync(context, clerk),
@@ -105,7 +117,7 @@ public static partial class ClerkAuthentication
         };
     }
 
-    /// <summary>The <c>kid</c> the request's token names, read without validating anything; null if there is none.</summary>
+    /// <summary>The <c>kid</c> the request's token names, read without validating anything; null if there is no token or no kid.</summary>
     private static string? KeyIdOf(MessageReceivedContext context)
     {
         var token = context.Token;

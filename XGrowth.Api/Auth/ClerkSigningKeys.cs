@@ -19,7 +19,11 @@ public sealed partial class ClerkSigningKeys(
     /// <summary>Unknown kids refetch at most this often (the first one at once), so random kids cannot hammer Clerk.</summary>
     public static readonly TimeSpan UnknownKidRefetchInterval = TimeSpan.FromSeconds(10);
 
+    /// <summary>After a failed fetch, requests do not wait on another for this long: they are answered with the keys at hand.</summary>
+    public static readonly TimeSpan RetryAfterFailure = TimeSpan.FromSeconds(5);
+
     private readonly SemaphoreSlim _fetch = new(1, 1);
+    private DateTimeOffset? _lastFailure;
     private volatile IReadOnlyList<SecurityKey> _keys = [];
     private DateTimeOffset _fetchedAt = DateTimeOffset.MinValue;
     private DateTimeOffset? _lastUnknownKidRefetch;
@@ -61,6 +65,11 @@ public sealed partial class ClerkSigningKeys(
     {
         becauseOfUnknownKid = false;
         var now = time.GetUtcNow();
+        if (_lastFailure is { } failedAt && now - failedAt < RetryAfterFailure)
+        {
+            return false;
+        }
+
         if (_keys.Count == 0 || now - _fetchedAt > MaxAge)
         {
             return true;
@@ -87,11 +96,18 @@ public sealed partial class ClerkSigningKeys(
             {
                 _keys = [.. keys];
                 _fetchedAt = time.GetUtcNow();
+                _lastFailure = null;
+            }
+            else
+            {
+                _lastFailure = time.GetUtcNow();
             }
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ArgumentException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ArgumentException or System.Text.Json.JsonException
+            or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException)
         {
             // Keep the keys we have: a Clerk outage must not sign everybody out.
+            _lastFailure = time.GetUtcNow();
             LogFetchFailed(logger, url, e.GetType().Name);
         }
     }

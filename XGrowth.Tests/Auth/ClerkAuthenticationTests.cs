@@ -259,3 +259,45 @@ public class ClerkSettingsTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Contains(message, error.ToString(), StringComparison.Ordinal);
     }
 }
+
+/// <summary>An API whose Clerk JWKS endpoint cannot be reached.</summary>
+public sealed class ApiWithUnreachableClerk(TestPostgres postgres) : ApiFactory(postgres)
+{
+    protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("Clerk:JwksUrl", $"http://127.0.0.1:{FreePort()}/.well-known/jwks.json");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+public class ClerkUnreachableTests(ApiWithUnreachableClerk api) : IClassFixture<ApiWithUnreachableClerk>
+{
+    [Fact]
+    public async Task Unreachable_keys_make_token_calls_401_quickly_and_never_delay_anonymous_endpoints()
+    {
+        using var client = api.CreateClient();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        using var webhookCheck = await client.GetAsync("/api/webhooks/clerk", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, webhookCheck.StatusCode);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(2), $"anonymous call took {started.Elapsed}");
+
+        var calls = await Task.WhenAll(Enumerable.Range(0, 10).Select(async _ =>
+        {
+            using var authed = api.ClientFor(ApiFactory.NewUserId());
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            using var response = await authed.GetAsync("/api/me", TestContext.Current.CancellationToken);
+            return (response.StatusCode, sw.Elapsed);
+        }));
+
+        Assert.All(calls, call => Assert.Equal(HttpStatusCode.Unauthorized, call.StatusCode));
+        Assert.All(calls, call => Assert.True(call.Elapsed < TimeSpan.FromSeconds(10), $"token call took {call.Elapsed}"));
+        Assert.Contains(api.Logs.Lines, line => line.Contains("Could not fetch Clerk's signing keys", StringComparison.Ordinal));
+    }
+}

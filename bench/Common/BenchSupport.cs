@@ -73,8 +73,19 @@ internal sealed class ApiProcess : IDisposable
         }
 
         var process = Process.Start(startInfo)!;
-        // The API logs as configured in its appsettings.json; its output is read (so it never blocks) and dropped.
-        process.OutputDataReceived += (_, _) => { };
+        // The API logs as configured in its appsettings.json; its output is read (so it never blocks), and the last
+        // lines are kept to explain a failed start.
+        var lastLines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lastLines.Enqueue(e.Data);
+                while (lastLines.Count > 30 && lastLines.TryDequeue(out string? _))
+                {
+                }
+            }
+        };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("api: " + e.Data); } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -99,7 +110,7 @@ internal sealed class ApiProcess : IDisposable
         }
 
         api.Dispose();
-        throw new TimeoutException("The API did not become healthy within 60 s.");
+        throw new TimeoutException("The API did not become healthy within 60 s. Its last output:\n" + string.Join('\n', lastLines));
     }
 
     public void Dispose()

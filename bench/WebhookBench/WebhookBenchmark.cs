@@ -20,7 +20,12 @@ internal static class WebhookBenchmark
         var concurrency = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 32;
 
         using var database = await BenchDatabase.StartAsync();
-        using var api = await ApiProcess.StartAsync(database.ConnectionString, concurrency, new Dictionary<string, string> { ["Clerk__WebhookSecret"] = Secret });
+        using var api = await ApiProcess.StartAsync(database.ConnectionString, concurrency, new Dictionary<string, string>
+        {
+            ["Clerk__WebhookSecret"] = Secret,
+            // Production requires an issuer; webhooks do not use it.
+            ["Clerk__Issuer"] = "https://bench.clerk.accounts.dev",
+        });
         await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
         var sync = new ClerkUserSync(dataSource, TimeProvider.System);
 
