@@ -6,6 +6,7 @@ using XGrowth.Api.Http;
 using XGrowth.Api.OpenApi;
 using XGrowth.Api.Webhooks;
 using XGrowth.Data;
+using XGrowth.Data.X;
 
 namespace XGrowth.Api;
 
@@ -17,6 +18,7 @@ public static class ApiServices
     public static WebApplicationBuilder AddApiServices(this WebApplicationBuilder builder)
     {
         builder.AddXGrowthDatabase();
+        builder.AddXAccountTokens();
         builder.Services.AddSingleton(TimeProvider.System);
 
         builder.Services.AddProblemDetails();

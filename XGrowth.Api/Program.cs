@@ -29,6 +29,7 @@ if (app.Environment.IsDevelopment())
 app.MapClerkWebhooksApi();
 app.MapMeApi();
 app.MapXAccountsApi();
+app.MapXConnectApi();
 app.MapPostsApi();
 app.MapCalendarApi();
 

@@ -48,6 +48,14 @@ public sealed class XAccount
 
     public XAccountStatus Status { get; set; } = XAccountStatus.Connected;
 
+    /// <summary>The OAuth access token, encrypted with ASP.NET Core Data Protection (never stored in the clear).</summary>
+    public string? AccessTokenProtected { get; set; }
+
+    /// <summary>The OAuth refresh token, encrypted like the access token. Never replaced by an empty one.</summary>
+    public string? RefreshTokenProtected { get; set; }
+
+    public DateTimeOffset? AccessTokenExpiresAt { get; set; }
+
     public DateTimeOffset ConnectedAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }
@@ -105,6 +113,26 @@ public enum ScheduledPostStatus
     Missed,
     Unconfirmed,
     Cancelled,
+}
+
+/// <summary>
+/// A started "connect an X account" flow: the OAuth <c>state</c> (stored as its SHA-256, so a database read cannot
+/// complete a flow) and the PKCE verifier, bound to the user, valid once and for a few minutes.
+/// </summary>
+public sealed class XOAuthState
+{
+    public required string StateHash { get; set; }
+
+    public required string UserId { get; set; }
+
+    /// <summary>The PKCE code verifier, encrypted with Data Protection.</summary>
+    public required string CodeVerifierProtected { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public DateTimeOffset? UsedAt { get; set; }
 }
 
 /// <summary>A Clerk webhook message already handled, by its <c>svix-id</c>: a redelivery of it changes nothing.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 
 namespace XGrowth.Data;
@@ -6,7 +7,7 @@ namespace XGrowth.Data;
 /// The one data model the API and the worker share. Tables and columns are snake_case
 /// (<see cref="DatabaseRegistration.UseXGrowthDatabase"/>).
 /// </summary>
-public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options) : DbContext(options)
+public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options) : DbContext(options), IDataProtectionKeyContext
 {
     public DbSet<User> Users => Set<User>();
 
@@ -15,6 +16,11 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
     public DbSet<ScheduledPost> ScheduledPosts => Set<ScheduledPost>();
 
     public DbSet<ClerkWebhookDelivery> ClerkWebhookDeliveries => Set<ClerkWebhookDelivery>();
+
+    public DbSet<XOAuthState> XOAuthStates => Set<XOAuthState>();
+
+    /// <summary>The Data Protection key ring, shared by every API and worker replica, so each can read the others' tokens.</summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -46,6 +52,17 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
             post.HasIndex(p => p.ScheduledAt).HasFilter("status = 'scheduled'");
             post.HasOne(p => p.XAccount).WithMany(a => a.Posts).HasForeignKey(p => p.XAccountId).OnDelete(DeleteBehavior.Cascade);
         });
+
+        modelBuilder.Entity<XOAuthState>(state =>
+        {
+            state.ToTable("x_oauth_states");
+            state.HasKey(s => s.StateHash);
+            state.Property(s => s.StateHash).HasMaxLength(64);
+            state.Property(s => s.UserId).HasMaxLength(255);
+            state.HasIndex(s => s.ExpiresAt);
+        });
+
+        modelBuilder.Entity<DataProtectionKey>().ToTable("data_protection_keys");
 
         modelBuilder.Entity<ClerkWebhookDelivery>(delivery =>
         {

@@ -4,11 +4,12 @@ using Microsoft.EntityFrameworkCore;
 using XGrowth.Api.Auth;
 using XGrowth.Api.Http;
 using XGrowth.Data;
+using XGrowth.Data.X;
 
 namespace XGrowth.Api.XAccounts;
 
 /// <summary>The signed-in user's connected X accounts.</summary>
-public static class XAccountsApi
+public static partial class XAccountsApi
 {
     public sealed record XAccountResponse(Guid Id, string XUserId, string Username, XAccountStatus Status, DateTimeOffset ConnectedAt);
 
@@ -38,11 +39,16 @@ public static class XAccountsApi
         return TypedResults.Ok(new XAccountList(accounts, null));
     }
 
+    public sealed record DisconnectServices(XGrowthDbContext Db, TimeProvider Time, XOAuthClient X, XTokenProtector Protector, ILogger<XAccountResponse> Logger);
+
     internal static async Task<Results<NoContent, ProblemHttpResult>> DisconnectAsync(
-        Guid id, ClaimsPrincipal principal, XGrowthDbContext db, TimeProvider time, CancellationToken cancellationToken)
+        Guid id, ClaimsPrincipal principal, [AsParameters] DisconnectServices services, CancellationToken cancellationToken)
     {
+        var (db, time) = (services.Db, services.Time);
         var userId = principal.ClerkUserId();
         var now = time.GetUtcNow();
+        var tokens = await db.XAccounts.AsNoTracking().Where(a => a.Id == id && a.UserId == userId)
+            .Select(a => new { a.AccessTokenProtected, a.RefreshTokenProtected }).SingleOrDefaultAsync(cancellationToken);
         // One transaction: the account is disconnected and its pending posts cancelled together, or neither.
         var strategy = db.Database.CreateExecutionStrategy();
         var found = await strategy.ExecuteAsync(async ct =>
@@ -50,7 +56,8 @@ public static class XAccountsApi
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
             var updated = await db.XAccounts
                 .Where(a => a.Id == id && a.UserId == userId && a.Status != XAccountStatus.Disconnected)
-                .ExecuteUpdateAsync(set => set.SetProperty(a => a.Status, XAccountStatus.Disconnected).SetProperty(a => a.UpdatedAt, now), ct);
+                .ExecuteUpdateAsync(set => set.SetProperty(a => a.Status, XAccountStatus.Disconnected).SetProperty(a => a.UpdatedAt, now)
+                    .SetProperty(a => a.AccessTokenProtected, (string?)null).SetProperty(a => a.RefreshTokenProtected, (string?)null), ct);
             if (updated == 0)
             {
                 return false;
@@ -62,6 +69,30 @@ public static class XAccountsApi
             await transaction.CommitAsync(ct);
             return true;
         }, cancellationToken);
-        return found ? TypedResults.NoContent() : ApiProblems.NotFound("X account not found.");
+        if (!found)
+        {
+            return ApiProblems.NotFound("X account not found.");
+        }
+
+        // Best effort, after the disconnect is committed: X being down must not keep the user connected.
+        var refreshToken = tokens?.RefreshTokenProtected ?? tokens?.AccessTokenProtected;
+        if (refreshToken is not null && services.X.IsConfigured)
+        {
+            try
+            {
+                await services.X.RevokeAsync(services.Protector.Unprotect(refreshToken),
+                    tokens!.RefreshTokenProtected is null ? "access_token" : "refresh_token", cancellationToken);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Security.Cryptography.CryptographicException
+                or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException)
+            {
+                LogRevokeFailed(services.Logger, id, e.GetType().Name);
+            }
+        }
+
+        return TypedResults.NoContent();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Revoking the X token of disconnected account {AccountId} failed: {Error}")]
+    private static partial void LogRevokeFailed(ILogger logger, Guid accountId, string error);
 }

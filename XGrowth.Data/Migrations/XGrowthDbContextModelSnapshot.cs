@@ -22,6 +22,29 @@ namespace XGrowth.Data.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("FriendlyName")
+                        .HasColumnType("text")
+                        .HasColumnName("friendly_name");
+
+                    b.Property<string>("Xml")
+                        .HasColumnType("text")
+                        .HasColumnName("xml");
+
+                    b.HasKey("Id")
+                        .HasName("pk_data_protection_keys");
+
+                    b.ToTable("data_protection_keys", (string)null);
+                });
+
             modelBuilder.Entity("XGrowth.Data.ClerkWebhookDelivery", b =>
                 {
                     b.Property<string>("SvixId")
@@ -170,9 +193,21 @@ namespace XGrowth.Data.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<DateTimeOffset?>("AccessTokenExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("access_token_expires_at");
+
+                    b.Property<string>("AccessTokenProtected")
+                        .HasColumnType("text")
+                        .HasColumnName("access_token_protected");
+
                     b.Property<DateTimeOffset>("ConnectedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("connected_at");
+
+                    b.Property<string>("RefreshTokenProtected")
+                        .HasColumnType("text")
+                        .HasColumnName("refresh_token_protected");
 
                     b.Property<string>("Status")
                         .IsRequired()
@@ -209,6 +244,45 @@ namespace XGrowth.Data.Migrations
                         .HasDatabaseName("ix_x_accounts_user_id_x_user_id");
 
                     b.ToTable("x_accounts", (string)null);
+                });
+
+            modelBuilder.Entity("XGrowth.Data.XOAuthState", b =>
+                {
+                    b.Property<string>("StateHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("state_hash");
+
+                    b.Property<string>("CodeVerifierProtected")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("code_verifier_protected");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<DateTimeOffset?>("UsedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("used_at");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("StateHash")
+                        .HasName("pk_x_oauth_states");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_x_oauth_states_expires_at");
+
+                    b.ToTable("x_oauth_states", (string)null);
                 });
 
             modelBuilder.Entity("XGrowth.Data.ScheduledPost", b =>

@@ -1,0 +1,33 @@
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Hosting;
+
+namespace XGrowth.Data.X;
+
+public static class XRegistration
+{
+    /// <summary>
+    /// Registers what both services need to act for X accounts: the <c>X</c> options, Data Protection with its key
+    /// ring in PostgreSQL (one ring for every replica), the OAuth client and the access token service.
+    /// </summary>
+    public static TBuilder AddXAccountTokens<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.Services.AddOptions<XOptions>().BindConfiguration(XOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddDataProtection().SetApplicationName("XGrowth").PersistKeysToDbContext<XGrowthDbContext>();
+        builder.Services.AddSingleton<XTokenProtector>();
+        // A token request must not be retried blindly: a refresh token is single-use, so a retry after a lost answer
+        // would present a dead token and log the account out. (RemoveAllResilienceHandlers is marked experimental; it
+        // is how the resilience package replaces the service defaults for one client.)
+#pragma warning disable EXTEXP0001
+        builder.Services.AddHttpClient<XOAuthClient>().RemoveAllResilienceHandlers().AddStandardResilienceHandler(resilience =>
+#pragma warning restore EXTEXP0001
+        {
+            resilience.Retry.DisableForUnsafeHttpMethods();
+            resilience.AttemptTimeout.Timeout = TimeSpan.FromSeconds(10);
+            resilience.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(20);
+        });
+        builder.Services.AddScoped<XAccessTokens>();
+        return builder;
+    }
+}
