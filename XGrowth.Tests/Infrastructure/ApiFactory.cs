@@ -29,9 +29,16 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
     /// <summary>Whether the API verifies tokens with Clerk's PEM key instead of the JWKS endpoint.</summary>
     protected virtual bool UsePemKey => false;
 
+    /// <summary>The X this API talks to.</summary>
+    public FakeX X { get; } = new();
+
+    /// <summary>Whether the API gets the X app's settings.</summary>
+    protected virtual bool ConfigureX => true;
+
     public async ValueTask InitializeAsync()
     {
         await Clerk.StartAsync();
+        await X.StartAsync();
         ConnectionString = await postgres.CreateDatabaseAsync("api");
         _dataSource = NpgsqlDataSource.Create(ConnectionString);
         // Starts the host, which applies the migrations.
@@ -49,6 +56,16 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
         builder.UseSetting("Clerk:WebhookSecret", ConfiguredWebhookSecret ?? "");
         builder.UseSetting("Clerk:Issuer", ClerkStandIn.Issuer);
         builder.UseSetting("Clerk:AuthorizedParties", ClerkStandIn.Frontend);
+        if (ConfigureX)
+        {
+            builder.UseSetting("X:ClientId", FakeX.ClientId);
+            builder.UseSetting("X:ClientSecret", FakeX.ClientSecret);
+            builder.UseSetting("X:RedirectUri", FakeX.RedirectUri);
+            builder.UseSetting("X:FrontendReturnUrl", FakeX.FrontendReturnUrl);
+            builder.UseSetting("X:AuthorizeUrl", X.BaseUrl + "/i/oauth2/authorize");
+            builder.UseSetting("X:ApiBaseUrl", X.BaseUrl);
+        }
+
         if (UsePemKey)
         {
             builder.UseSetting("Clerk:JwtKey", Clerk.CurrentPublicKeyPem);
@@ -135,6 +152,7 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
 
         await base.DisposeAsync();
         await Clerk.DisposeAsync();
+        await X.DisposeAsync();
         GC.SuppressFinalize(this);
     }
 }
