@@ -1,10 +1,13 @@
 using XGrowth.Data;
+using XGrowth.Data.X;
 using XGrowth.Worker;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddXGrowthDatabase();
+// The worker acts for X accounts with the same token service (and key ring) as the API.
+builder.AddXAccountTokens();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddHostedService<DuePostMonitor>();
 
