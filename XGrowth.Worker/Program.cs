@@ -10,6 +10,8 @@ builder.AddXGrowthDatabase();
 builder.AddXAccountTokens();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddHostedService<DuePostMonitor>();
+builder.Services.AddSingleton<Housekeeping>();
+builder.Services.AddHostedService(services => services.GetRequiredService<Housekeeping>());
 
 var app = builder.Build();
 
