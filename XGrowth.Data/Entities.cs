@@ -60,6 +60,9 @@ public sealed class XAccount
 
     public DateTimeOffset UpdatedAt { get; set; }
 
+    /// <summary>X answered 429 for this account: no post of it is tried before this time.</summary>
+    public DateTimeOffset? RateLimitedUntil { get; set; }
+
     public List<ScheduledPost> Posts { get; set; } = [];
 }
 
@@ -92,6 +95,26 @@ public sealed class ScheduledPost
 
     /// <summary>Why the post failed or needs the user's attention, in words the user can act on.</summary>
     public string? Error { get; set; }
+
+    /// <summary>Identifies the current publishing attempt: only the worker holding it may record its outcome.</summary>
+    public Guid? AttemptId { get; set; }
+
+    /// <summary>Publishing attempts so far (each claim counts one).</summary>
+    public int Attempts { get; set; }
+
+    /// <summary>Which worker holds the claim, and until when; an expired claim is recovered by any worker.</summary>
+    public string? ClaimedBy { get; set; }
+
+    public DateTimeOffset? LeaseUntil { get; set; }
+
+    /// <summary>
+    /// Set, and committed, just before the request to X leaves. A claim that expires without it was never sent and
+    /// goes back to <c>scheduled</c>; one with it may have been published and becomes <c>unconfirmed</c>.
+    /// </summary>
+    public DateTimeOffset? RequestSentAt { get; set; }
+
+    /// <summary>Not to be tried before this time (a retry's back-off, or the account's rate limit reset).</summary>
+    public DateTimeOffset? NotBefore { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
 

@@ -50,6 +50,9 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
             post.HasIndex(p => new { p.XAccountId, p.ScheduledAt });
             // The worker looks for due posts by time among those still scheduled.
             post.HasIndex(p => p.ScheduledAt).HasFilter("status = 'scheduled'");
+            // Workers look for expired claims among the posts being published.
+            post.HasIndex(p => p.LeaseUntil).HasFilter("status = 'publishing'");
+            post.Property(p => p.ClaimedBy).HasMaxLength(200);
             post.HasOne(p => p.XAccount).WithMany(a => a.Posts).HasForeignKey(p => p.XAccountId).OnDelete(DeleteBehavior.Cascade);
         });
 

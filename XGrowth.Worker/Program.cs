@@ -1,6 +1,7 @@
 using XGrowth.Data;
 using XGrowth.Data.X;
 using XGrowth.Worker;
+using XGrowth.Worker.Publishing;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -9,7 +10,7 @@ builder.AddXGrowthDatabase();
 // The worker acts for X accounts with the same token service (and key ring) as the API.
 builder.AddXAccountTokens();
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddHostedService<DuePostMonitor>();
+builder.AddPublishing();
 builder.Services.AddSingleton<Housekeeping>();
 builder.Services.AddHostedService(services => services.GetRequiredService<Housekeeping>());
 

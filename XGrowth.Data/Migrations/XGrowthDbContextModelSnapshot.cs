@@ -75,6 +75,19 @@ namespace XGrowth.Data.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<Guid?>("AttemptId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("attempt_id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
+                    b.Property<string>("ClaimedBy")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("claimed_by");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
@@ -83,9 +96,21 @@ namespace XGrowth.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("error");
 
+                    b.Property<DateTimeOffset?>("LeaseUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("lease_until");
+
+                    b.Property<DateTimeOffset?>("NotBefore")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("not_before");
+
                     b.Property<DateTimeOffset?>("PublishedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("published_at");
+
+                    b.Property<DateTimeOffset?>("RequestSentAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("request_sent_at");
 
                     b.Property<DateTimeOffset>("ScheduledAt")
                         .HasColumnType("timestamp with time zone")
@@ -123,6 +148,10 @@ namespace XGrowth.Data.Migrations
 
                     b.HasKey("Id")
                         .HasName("pk_scheduled_posts");
+
+                    b.HasIndex("LeaseUntil")
+                        .HasDatabaseName("ix_scheduled_posts_lease_until")
+                        .HasFilter("status = 'publishing'");
 
                     b.HasIndex("ScheduledAt")
                         .HasDatabaseName("ix_scheduled_posts_scheduled_at")
@@ -204,6 +233,10 @@ namespace XGrowth.Data.Migrations
                     b.Property<DateTimeOffset>("ConnectedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("connected_at");
+
+                    b.Property<DateTimeOffset?>("RateLimitedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("rate_limited_until");
 
                     b.Property<string>("RefreshTokenProtected")
                         .HasColumnType("text")

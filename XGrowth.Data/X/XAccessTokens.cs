@@ -20,17 +20,29 @@ public sealed class XAccessTokens(NpgsqlDataSource dataSource, XOAuthClient x, X
 
     /// <summary>The access token, or null when the account is not connected (or X refused the refresh: it then needs reconnecting).</summary>
     /// <exception cref="HttpRequestException">X could not be reached; try again later.</exception>
-    public async Task<string?> GetAsync(Guid accountId, CancellationToken cancellationToken)
-    {
-        var current = await ReadAsync(dataSource.CreateCommand(SelectSql), accountId, cancellationToken);
-        if (current is null || current.Status != "connected" || current.AccessToken is null)
-        {
-            return null;
-        }
+    public Task<string?> GetAsync(Guid accountId, CancellationToken cancellationToken) => GetCoreAsync(accountId, null, cancellationToken);
 
-        if (current.ExpiresAt - time.GetUtcNow() > RefreshMargin)
+    /// <summary>
+    /// A new access token after X answered 401 to <paramref name="rejectedToken"/>: refreshes once, however many
+    /// requests saw the same 401 (a token that changed meanwhile is simply returned).
+    /// </summary>
+    public Task<string?> RefreshRejectedAsync(Guid accountId, string rejectedToken, CancellationToken cancellationToken) =>
+        GetCoreAsync(accountId, rejectedToken, cancellationToken);
+
+    private async Task<string?> GetCoreAsync(Guid accountId, string? rejectedToken, CancellationToken cancellationToken)
+    {
+        if (rejectedToken is null)
         {
-            return protector.Unprotect(current.AccessToken);
+            var current = await ReadAsync(dataSource.CreateCommand(SelectSql), accountId, cancellationToken);
+            if (current is null || current.Status != "connected" || current.AccessToken is null)
+            {
+                return null;
+            }
+
+            if (current.ExpiresAt - time.GetUtcNow() > RefreshMargin)
+            {
+                return protector.Unprotect(current.AccessToken);
+            }
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -41,7 +53,8 @@ public sealed class XAccessTokens(NpgsqlDataSource dataSource, XOAuthClient x, X
             return null;
         }
 
-        if (locked.ExpiresAt - time.GetUtcNow() > RefreshMargin)
+        if (locked.ExpiresAt - time.GetUtcNow() > RefreshMargin
+            && (rejectedToken is null || protector.Unprotect(locked.AccessToken) != rejectedToken))
         {
             // Another request or process refreshed while this one waited for the lock.
             await transaction.CommitAsync(cancellationToken);

@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Logging;
@@ -123,6 +124,20 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
         insert.Parameters.Add(new NpgsqlParameter { Value = status });
         await insert.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
         return id;
+    }
+
+    /// <summary>Connects an X account for <paramref name="userId"/> through the real OAuth flow against the fake X.</summary>
+    public async Task<Guid> ConnectXAccountAsync(string userId, string? xUserId = null)
+    {
+        xUserId ??= Random.Shared.NextInt64(1, long.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var client = ClientFor(userId);
+        using var connect = await client.PostAsync("/api/x-accounts/connect", null, TestContext.Current.CancellationToken);
+        var authorizeUrl = (string)(await connect.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>(TestContext.Current.CancellationToken))!["authorizeUrl"]!;
+        var callback = X.Approve(authorizeUrl, xUserId, "x_" + xUserId[..Math.Min(6, xUserId.Length)]);
+        using var browser = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        using var back = await browser.GetAsync(new Uri(callback).PathAndQuery, TestContext.Current.CancellationToken);
+        var outcome = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(back.Headers.Location!.Query);
+        return Guid.Parse(outcome["xConnected"].ToString());
     }
 
     public static string NewSvixId() => "msg_" + Guid.NewGuid().ToString("N");

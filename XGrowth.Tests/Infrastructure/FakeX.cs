@@ -57,6 +57,7 @@ public sealed class FakeX : IAsyncDisposable
         _server = builder.Build();
         _server.MapPost("/2/oauth2/token", (Delegate)TokenAsync);
         _server.MapPost("/2/oauth2/revoke", (Delegate)RevokeAsync);
+        _server.MapPost("/2/tweets", (Delegate)CreatePostAsync);
         _server.MapGet("/2/users/me", (HttpContext context) =>
         {
             var token = context.Request.Headers.Authorization.ToString().Replace("Bearer ", "", StringComparison.Ordinal);
@@ -162,6 +163,53 @@ public sealed class FakeX : IAsyncDisposable
         }
 
         return Results.Json(new { token_type = "bearer", expires_in = 7200, access_token = access, refresh_token = refresh, scope = "tweet.read tweet.write users.read offline.access" });
+    }
+
+    /// <summary>Every post X created: its text and the X user it was created for.</summary>
+    public ConcurrentQueue<(string Text, string XUserId)> CreatedPosts { get; } = new();
+
+    /// <summary>How long creating a post takes.</summary>
+    public TimeSpan CreatePostDelay { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>Makes X refuse the next request with this access token (as when X revoked it).</summary>
+    public void RevokeAccessToken(string token) => _accessTokens.TryRemove(token, out _);
+
+    private readonly ConcurrentDictionary<string, int> _rateLimitedOnce = new();
+
+    /// <summary>
+    /// <c>POST /2/tweets</c>. Texts carrying a marker make X misbehave: <c>[500]</c> fails after creating nothing,
+    /// <c>[dup]</c> is refused as duplicate content, <c>[429]</c> is rate limited once (reset in 2 s).
+    /// </summary>
+    private async Task<IResult> CreatePostAsync(HttpContext context)
+    {
+        var token = context.Request.Headers.Authorization.ToString().Replace("Bearer ", "", StringComparison.Ordinal);
+        if (!_accessTokens.TryGetValue(token, out var user))
+        {
+            return Results.Json(new { title = "Unauthorized", type = "about:blank", status = 401, detail = "Unauthorized" }, statusCode: 401);
+        }
+
+        var body = await System.Text.Json.JsonDocument.ParseAsync(context.Request.Body);
+        var text = body.RootElement.GetProperty("text").GetString()!;
+        await Task.Delay(CreatePostDelay);
+        if (text.Contains("[500]", StringComparison.Ordinal))
+        {
+            return Results.Json(new { title = "Internal Server Error", status = 500 }, statusCode: 500);
+        }
+
+        if (text.Contains("[dup]", StringComparison.Ordinal))
+        {
+            return Results.Json(new { title = "Forbidden", status = 403, detail = "You are not allowed to create a Tweet with duplicate content.",
+                type = "about:blank" }, statusCode: 403);
+        }
+
+        if (text.Contains("[429]", StringComparison.Ordinal) && _rateLimitedOnce.TryAdd(text, 1))
+        {
+            context.Response.Headers["x-rate-limit-reset"] = DateTimeOffset.UtcNow.AddSeconds(2).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.Json(new { title = "Too Many Requests", status = 429, detail = "Too Many Requests" }, statusCode: 429);
+        }
+
+        CreatedPosts.Enqueue((text, user.XUserId));
+        return Results.Json(new { data = new { id = Random.Shared.NextInt64(1, long.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture), text } }, statusCode: 201);
     }
 
     /// <summary>Whether a refresh token is still live at X (refresh tokens are single-use).</summary>

@@ -1,0 +1,33 @@
+extern alias worker;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Logging;
+
+namespace XGrowth.Tests.Infrastructure;
+
+/// <summary>A real worker, in process, on the API factory's database and fake X: one per "replica".</summary>
+public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null) : WebApplicationFactory<worker::Program>
+{
+    public CapturingLoggerProvider Logs { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.ConfigureLogging(logging => logging.AddProvider(Logs));
+        builder.UseSetting("ConnectionStrings:xgrowth", api.ConnectionString);
+        builder.UseSetting("X:ClientId", FakeX.ClientId);
+        builder.UseSetting("X:ClientSecret", FakeX.ClientSecret);
+        builder.UseSetting("X:RedirectUri", FakeX.RedirectUri);
+        builder.UseSetting("X:FrontendReturnUrl", FakeX.FrontendReturnUrl);
+        builder.UseSetting("X:ApiBaseUrl", xApiBaseUrl ?? api.X.BaseUrl);
+        builder.UseSetting("Publishing:PollInterval", "00:00:00.200");
+        builder.UseSetting("Publishing:FirstRetryDelay", "00:00:30");
+    }
+
+    /// <summary>Starts the worker (the host starts on first use).</summary>
+    public WorkerFactory Start()
+    {
+        _ = Server;
+        return this;
+    }
+}

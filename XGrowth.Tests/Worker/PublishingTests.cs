@@ -1,0 +1,237 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using XGrowth.Tests.Infrastructure;
+
+namespace XGrowth.Tests.Worker;
+
+/// <summary>The worker against the fake X: every test uses its own account, posts and texts.</summary>
+public class PublishingTests(ApiFactory api) : IClassFixture<ApiFactory>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<(HttpClient Client, Guid AccountId, string Tag)> NewAccount()
+    {
+        var userId = ApiFactory.NewUserId();
+        var accountId = await api.ConnectXAccountAsync(userId);
+        return (api.ClientFor(userId), accountId, Guid.NewGuid().ToString("N")[..8]);
+    }
+
+    private static async Task<Guid> Schedule(HttpClient client, Guid accountId, string text, TimeSpan fromNow)
+    {
+        using var response = await client.PostAsJsonAsync("/api/posts", new
+        {
+            xAccountId = accountId, text, scheduledAt = DateTimeOffset.UtcNow.Add(fromNow).ToString("O", CultureInfo.InvariantCulture),
+        }, Ct);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return Guid.Parse((string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!);
+    }
+
+    private async Task<string?> Status(Guid postId) => await api.ScalarAsync<string>("SELECT status FROM scheduled_posts WHERE id = $1", postId);
+
+    /// <summary>Waits (bounded) until every post has left <paramref name="from"/>.</summary>
+    private async Task WaitUntilNotIn(IEnumerable<Guid> postIds, TimeSpan timeout, params string[] from)
+    {
+        var ids = postIds.ToArray();
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var statuses = await Task.WhenAll(ids.Select(Status));
+            if (statuses.All(s => !from.Contains(s)))
+            {
+                return;
+            }
+
+            await Task.Delay(100, Ct);
+        }
+
+        Assert.Fail($"posts still in {string.Join('/', from)} after {timeout}");
+    }
+
+    private int CreatedOnX(string text) => api.X.CreatedPosts.Count(p => p.Text == text);
+
+    [Fact]
+    public async Task Due_posts_are_published_exactly_once_with_their_text()
+    {
+        var (client, accountId, tag) = await NewAccount();
+        var texts = Enumerable.Range(0, 20).Select(i => $"post {i} {tag}").ToArray();
+        var ids = new List<Guid>();
+        foreach (var text in texts)
+        {
+            ids.Add(await Schedule(client, accountId, text, TimeSpan.FromSeconds(1)));
+        }
+
+        await using var worker = new WorkerFactory(api).Start();
+        await WaitUntilNotIn(ids, TimeSpan.FromSeconds(30), "scheduled", "publishing");
+
+        Assert.All(texts, text => Assert.Equal(1, CreatedOnX(text)));
+        foreach (var id in ids)
+        {
+            var post = (await client.GetFromJsonAsync<JsonObject>($"/api/posts/{id}", Ct))!;
+            Assert.Equal("published", (string?)post["status"]);
+            Assert.False(string.IsNullOrEmpty((string?)post["xPostId"]));
+            Assert.StartsWith("https://x.com/i/web/status/", (string?)post["xPostUrl"], StringComparison.Ordinal);
+            Assert.NotNull(post["publishedAt"]);
+        }
+    }
+
+    [Fact]
+    public async Task Three_workers_on_the_same_posts_publish_each_once()
+    {
+        var (client, accountId, tag) = await NewAccount();
+        var ids = new List<Guid>();
+        for (var i = 0; i < 60; i++)
+        {
+            ids.Add(await Schedule(client, accountId, $"shared {i} {tag}", TimeSpan.FromSeconds(1)));
+        }
+
+        await using var first = new WorkerFactory(api).Start();
+        await using var second = new WorkerFactory(api).Start();
+        await using var third = new WorkerFactory(api).Start();
+        await WaitUntilNotIn(ids, TimeSpan.FromSeconds(30), "scheduled", "publishing");
+
+        for (var i = 0; i < 60; i++)
+        {
+            Assert.Equal(1, CreatedOnX($"shared {i} {tag}"));
+        }
+    }
+
+    [Fact]
+    public async Task Errors_are_handled_by_class()
+    {
+        var (client, accountId, tag) = await NewAccount();
+        var duplicate = await Schedule(client, accountId, $"[dup] {tag}", TimeSpan.FromSeconds(1));
+        var serverError = await Schedule(client, accountId, $"[500] {tag}", TimeSpan.FromSeconds(1));
+
+        await using var worker = new WorkerFactory(api).Start();
+        await WaitUntilNotIn([duplicate, serverError], TimeSpan.FromSeconds(30), "scheduled", "publishing");
+
+        Assert.Equal("failed", await Status(duplicate));
+        Assert.Contains("duplicate content", await api.ScalarAsync<string>("SELECT error FROM scheduled_posts WHERE id = $1", duplicate), StringComparison.Ordinal);
+        Assert.Equal("unconfirmed", await Status(serverError));
+        Assert.Equal(0, CreatedOnX($"[dup] {tag}") + CreatedOnX($"[500] {tag}"));
+        await Task.Delay(1000, Ct);
+        Assert.Equal("unconfirmed", await Status(serverError)); // never retried blindly
+    }
+
+    [Fact]
+    public async Task Rate_limit_waits_for_the_reset_then_publishes_once()
+    {
+        var (client, accountId, tag) = await NewAccount();
+        var post = await Schedule(client, accountId, $"[429] {tag}", TimeSpan.FromSeconds(1));
+
+        await using var worker = new WorkerFactory(api).Start();
+        await WaitUntilNotIn([post], TimeSpan.FromSeconds(10), "publishing");
+        await WaitUntilNotIn([post], TimeSpan.FromSeconds(20), "scheduled", "publishing");
+
+        Assert.Equal("published", await Status(post));
+        Assert.Equal(1, CreatedOnX($"[429] {tag}"));
+        Assert.NotNull(await api.ScalarAsync<DateTime?>("SELECT rate_limited_until FROM x_accounts WHERE id = $1", accountId));
+    }
+
+    [Fact]
+    public async Task A_refused_token_is_refreshed_once_and_the_post_published()
+    {
+        var (client, accountId, tag) = await NewAccount();
+        using (var scope = api.Services.CreateScope())
+        {
+            var token = await scope.ServiceProvider.GetRequiredService<XGrowth.Data.X.XAccessTokens>().GetAsync(accountId, Ct);
+            api.X.RevokeAccessToken(token!);
+        }
+
+        var refreshesBefore = api.X.RefreshCalls;
+        var post = await Schedule(client, accountId, $"after 401 {tag}", TimeSpan.FromSeconds(1));
+
+        await using var worker = new WorkerFactory(api).Start();
+        await WaitUntilNotIn([post], TimeSpan.FromSeconds(30), "scheduled", "publishing");
+
+        Assert.Equal("published", await Status(post));
+        Assert.Equal(1, api.X.RefreshCalls - refreshesBefore);
+        Assert.Equal(1, CreatedOnX($"after 401 {tag}"));
+    }
+
+    [Fact]
+    public async Task Connection_refused_is_retried_later_not_marked_unknown()
+    {
+        var (client, accountId, tag) = await NewAccount();
+        var post = await Schedule(client, accountId, $"refused {tag}", TimeSpan.FromSeconds(1));
+        using var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+
+        await using (var worker = new WorkerFactory(api, $"http://127.0.0.1:{port}").Start())
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (await api.ScalarAsync<int>("SELECT attempts FROM scheduled_posts WHERE id = $1", post) == 0 || await Status(post) == "publishing")
+            {
+                Assert.True(DateTime.UtcNow < deadline, "no attempt was made");
+                await Task.Delay(100, Ct);
+            }
+        }
+
+        Assert.Equal("scheduled", await Status(post));
+        Assert.True(await api.ScalarAsync<DateTime?>("SELECT not_before FROM scheduled_posts WHERE id = $1", post) > DateTime.UtcNow.AddSeconds(10));
+        Assert.Contains("could not be reached", await api.ScalarAsync<string>("SELECT error FROM scheduled_posts WHERE id = $1", post), StringComparison.Ordinal);
+        Assert.Equal(0, CreatedOnX($"refused {tag}"));
+    }
+
+    [Fact]
+    public async Task Cancelled_or_edited_posts_publish_what_the_user_ended_up_with()
+    {
+        var (client, accountId, tag) = await NewAccount();
+        var cancelled = await Schedule(client, accountId, $"cancel me {tag}", TimeSpan.FromSeconds(3));
+        var edited = await Schedule(client, accountId, $"before edit {tag}", TimeSpan.FromSeconds(3));
+        using (await client.DeleteAsync($"/api/posts/{cancelled}", Ct))
+        {
+        }
+
+        using (var patch = await client.PatchAsJsonAsync($"/api/posts/{edited}", new { text = $"after edit {tag}" }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        }
+
+        await using var worker = new WorkerFactory(api).Start();
+        await WaitUntilNotIn([edited], TimeSpan.FromSeconds(30), "scheduled", "publishing");
+
+        Assert.Equal(1, CreatedOnX($"after edit {tag}"));
+        Assert.Equal(0, CreatedOnX($"before edit {tag}"));
+        Assert.Equal(0, CreatedOnX($"cancel me {tag}"));
+        Assert.Equal("cancelled", await Status(cancelled));
+    }
+
+    [Fact]
+    public async Task Late_posts_are_missed_and_expired_claims_recovered_without_publishing_twice()
+    {
+        var (_, accountId, tag) = await NewAccount();
+        var missed = Guid.NewGuid();
+        var neverSent = Guid.NewGuid();
+        var maybeSent = Guid.NewGuid();
+        await using (var seed = api.Database.CreateCommand("""
+            INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, created_at, updated_at, attempts, attempt_id, claimed_by, lease_until, request_sent_at)
+            VALUES ($1, $4, 'missed ' || $5, now() - interval '2 hours', 'scheduled', now(), now(), 0, NULL, NULL, NULL, NULL),
+                   ($2, $4, 'never sent ' || $5, now() - interval '1 minute', 'publishing', now(), now(), 1, gen_random_uuid(), 'crashed', now() - interval '1 second', NULL),
+                   ($3, $4, 'maybe sent ' || $5, now() - interval '1 minute', 'publishing', now(), now(), 1, gen_random_uuid(), 'crashed', now() - interval '1 second', now() - interval '50 seconds')
+            """))
+        {
+            seed.Parameters.Add(new() { Value = missed });
+            seed.Parameters.Add(new() { Value = neverSent });
+            seed.Parameters.Add(new() { Value = maybeSent });
+            seed.Parameters.Add(new() { Value = accountId });
+            seed.Parameters.Add(new() { Value = tag });
+            await seed.ExecuteNonQueryAsync(Ct);
+        }
+
+        await using var worker = new WorkerFactory(api).Start();
+        await WaitUntilNotIn([missed, neverSent, maybeSent], TimeSpan.FromSeconds(30), "scheduled", "publishing");
+
+        Assert.Equal("missed", await Status(missed));
+        Assert.Equal("published", await Status(neverSent));
+        Assert.Equal("unconfirmed", await Status(maybeSent));
+        Assert.Equal(0, CreatedOnX($"missed {tag}"));
+        Assert.Equal(1, CreatedOnX($"never sent {tag}"));
+        Assert.Equal(0, CreatedOnX($"maybe sent {tag}"));
+    }
+}

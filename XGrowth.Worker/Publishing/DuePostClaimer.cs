@@ -1,0 +1,126 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace XGrowth.Worker.Publishing;
+
+/// <summary>A post this worker has claimed: it alone may publish it, under <see cref="AttemptId"/>.</summary>
+public sealed record ClaimedPost(Guid Id, Guid XAccountId, string Text, DateTimeOffset ScheduledAt, DateTimeOffset? NotBefore, Guid AttemptId, int Attempts)
+{
+    /// <summary>When the request should leave: the scheduled time, or later after a back-off.</summary>
+    public DateTimeOffset FireAt => NotBefore > ScheduledAt ? NotBefore.Value : ScheduledAt;
+}
+
+/// <summary>
+/// The publishing state machine in SQL: claims due posts (<c>FOR UPDATE SKIP LOCKED</c>, so any number of workers
+/// share them), and records each step. Every step after the claim names the attempt, so a worker that lost its claim
+/// (its lease expired and another worker recovered the post) changes nothing.
+/// </summary>
+public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    private const string ClaimSql = """
+        WITH due AS (
+            SELECT p.id FROM scheduled_posts AS p
+            JOIN x_accounts AS a ON a.id = p.x_account_id
+            WHERE p.status = 'scheduled' AND p.scheduled_at <= $1 AND (p.not_before IS NULL OR p.not_before <= $1)
+              AND a.status = 'connected' AND (a.rate_limited_until IS NULL OR a.rate_limited_until <= $1)
+            ORDER BY p.scheduled_at, p.id
+            LIMIT $2
+            FOR UPDATE OF p SKIP LOCKED
+        )
+        UPDATE scheduled_posts AS p SET status = 'publishing', attempt_id = gen_random_uuid(), attempts = p.attempts + 1,
+            claimed_by = $3, lease_until = $4, request_sent_at = NULL, updated_at = $5
+        FROM due WHERE p.id = due.id
+        RETURNING p.id, p.x_account_id, p.text, p.scheduled_at, p.not_before, p.attempt_id, p.attempts
+        """;
+
+    /// <summary>Claims up to <paramref name="batchSize"/> posts due by <paramref name="dueBy"/>.</summary>
+    public async Task<List<ClaimedPost>> ClaimAsync(DateTimeOffset dueBy, int batchSize, string workerId, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await using var command = dataSource.CreateCommand(ClaimSql);
+        command.Parameters.Add(Time(dueBy));
+        command.Parameters.Add(new NpgsqlParameter { Value = batchSize });
+        command.Parameters.Add(new NpgsqlParameter { Value = workerId });
+        command.Parameters.Add(Time(now + lease));
+        command.Parameters.Add(Time(now));
+        var claimed = new List<ClaimedPost>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            claimed.Add(new ClaimedPost(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3),
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.GetGuid(5), reader.GetInt32(6)));
+        }
+
+        return claimed;
+    }
+
+    /// <summary>Posts more than <paramref name="missedAfter"/> past their time (no worker ran) become <c>missed</c>, not published late.</summary>
+    public Task<int> MarkMissedAsync(TimeSpan missedAfter, CancellationToken cancellationToken) => ExecuteAsync("""
+        UPDATE scheduled_posts SET status = 'missed', updated_at = $2,
+            error = 'Not published: no worker could publish it within the allowed delay after its time. Retry it to publish now.'
+        WHERE status = 'scheduled' AND scheduled_at < $1 AND COALESCE(not_before, scheduled_at) < $1
+        """, cancellationToken, Time(time.GetUtcNow() - missedAfter), Time(time.GetUtcNow()));
+
+    /// <summary>
+    /// Claims whose lease ran out (their worker crashed or hung): back to <c>scheduled</c> if the request never left,
+    /// <c>unconfirmed</c> if it may have (the user checks X and retries or dismisses).
+    /// </summary>
+    public Task<int> RecoverExpiredClaimsAsync(CancellationToken cancellationToken) => ExecuteAsync("""
+        UPDATE scheduled_posts SET
+            status = CASE WHEN request_sent_at IS NULL THEN 'scheduled' ELSE 'unconfirmed' END,
+            error = CASE WHEN request_sent_at IS NULL THEN error
+                         ELSE 'Publishing was interrupted after the request was sent to X: check X, then retry or dismiss.' END,
+            attempt_id = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $1
+        WHERE status = 'publishing' AND lease_until < $1
+        """, cancellationToken, Time(time.GetUtcNow()));
+
+    /// <summary>On shutdown: gives back this worker's claims whose request has not left.</summary>
+    public Task<int> ReleaseUnsentAsync(string workerId, CancellationToken cancellationToken) => ExecuteAsync("""
+        UPDATE scheduled_posts SET status = 'scheduled', attempt_id = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $2
+        WHERE status = 'publishing' AND claimed_by = $1 AND request_sent_at IS NULL
+        """, cancellationToken, new NpgsqlParameter { Value = workerId }, Time(time.GetUtcNow()));
+
+    /// <summary>Records, and commits, that the request is about to leave. False: the claim was lost, do not send.</summary>
+    public async Task<bool> MarkSentAsync(ClaimedPost post, CancellationToken cancellationToken) => await ExecuteAsync("""
+        UPDATE scheduled_posts SET request_sent_at = $3, updated_at = $3 WHERE id = $1 AND attempt_id = $2 AND status = 'publishing'
+        """, cancellationToken, Id(post.Id), Id(post.AttemptId), Time(time.GetUtcNow())) == 1;
+
+    public Task<int> PublishedAsync(ClaimedPost post, string xPostId, CancellationToken cancellationToken) => Finish(post, """
+        status = 'published', x_post_id = $3, published_at = $4, error = NULL
+        """, cancellationToken, new NpgsqlParameter { Value = xPostId }, Time(time.GetUtcNow()));
+
+    public Task<int> FailedAsync(ClaimedPost post, string reason, CancellationToken cancellationToken) =>
+        Finish(post, "status = 'failed', error = $3", cancellationToken, new NpgsqlParameter { Value = reason });
+
+    public Task<int> UnconfirmedAsync(ClaimedPost post, string reason, CancellationToken cancellationToken) =>
+        Finish(post, "status = 'unconfirmed', error = $3", cancellationToken, new NpgsqlParameter { Value = reason });
+
+    /// <summary>Back to <c>scheduled</c>, not before <paramref name="notBefore"/> (the request never left, or X said wait).</summary>
+    public Task<int> RescheduleAsync(ClaimedPost post, DateTimeOffset notBefore, string reason, CancellationToken cancellationToken) =>
+        Finish(post, "status = 'scheduled', not_before = $3, error = $4, request_sent_at = NULL", cancellationToken,
+            Time(notBefore), new NpgsqlParameter { Value = reason });
+
+    public Task<int> RateLimitAccountAsync(Guid accountId, DateTimeOffset until, CancellationToken cancellationToken) => ExecuteAsync(
+        "UPDATE x_accounts SET rate_limited_until = GREATEST(COALESCE(rate_limited_until, $2), $2) WHERE id = $1",
+        cancellationToken, Id(accountId), Time(until));
+
+    public Task<int> NeedsReconnectAsync(Guid accountId, CancellationToken cancellationToken) => ExecuteAsync(
+        "UPDATE x_accounts SET status = 'needs_reconnect', updated_at = $2 WHERE id = $1 AND status = 'connected'",
+        cancellationToken, Id(accountId), Time(time.GetUtcNow()));
+
+    private Task<int> Finish(ClaimedPost post, string set, CancellationToken cancellationToken, params NpgsqlParameter[] values) => ExecuteAsync(
+        $"UPDATE scheduled_posts SET {set}, attempt_id = NULL, claimed_by = NULL, lease_until = NULL, updated_at = now() " +
+        "WHERE id = $1 AND attempt_id = $2 AND status = 'publishing'",
+        cancellationToken, [Id(post.Id), Id(post.AttemptId), .. values]);
+
+    private async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        command.Parameters.AddRange(parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static NpgsqlParameter Time(DateTimeOffset value) => new() { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = value };
+
+    private static NpgsqlParameter Id(Guid value) => new() { NpgsqlDbType = NpgsqlDbType.Uuid, Value = value };
+}

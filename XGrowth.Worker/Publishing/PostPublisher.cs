@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Options;
+using XGrowth.Data.X;
+
+namespace XGrowth.Worker.Publishing;
+
+/// <summary>Publishes one claimed post and records what happened, by the class of X's answer (REFERENCE.md).</summary>
+public sealed partial class PostPublisher(
+    DuePostClaimer claimer, XPostClient x, IServiceScopeFactory scopes, IOptions<PublishingOptions> options, TimeProvider time,
+    ILogger<PostPublisher> logger)
+{
+    public static readonly ActivitySource ActivitySource = new("XGrowth.Worker.Publishing");
+    private static readonly Meter Meter = new("XGrowth.Worker.Publishing");
+    private static readonly Counter<long> Outcomes = Meter.CreateCounter<long>("xgrowth.posts.published", "{post}", "Publishing attempts by outcome.");
+    private static readonly Histogram<double> Lateness = Meter.CreateHistogram<double>("xgrowth.posts.lateness", "ms",
+        "Time from a post's scheduled time to its request leaving for X.");
+
+    public async Task<string> PublishAsync(ClaimedPost post, CancellationToken cancellationToken)
+    {
+        using var activity = ActivitySource.StartActivity("publish post");
+        activity?.SetTag("xgrowth.post_id", post.Id);
+        activity?.SetTag("xgrowth.x_account_id", post.XAccountId);
+        var outcome = await PublishCoreAsync(post, activity, cancellationToken);
+        activity?.SetTag("xgrowth.publish.outcome", outcome);
+        Outcomes.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+        LogOutcome(logger, post.Id, outcome);
+        return outcome;
+    }
+
+    private async Task<string> PublishCoreAsync(ClaimedPost post, Activity? activity, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var tokens = scope.ServiceProvider.GetRequiredService<XAccessTokens>();
+        string? token;
+        try
+        {
+            token = await tokens.GetAsync(post.XAccountId, cancellationToken);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            // The token could not be refreshed (X unreachable): nothing was posted, try again later.
+            return await RetryOrFailAsync(post, "X could not be reached to refresh the account's token.", cancellationToken);
+        }
+
+        if (token is null)
+        {
+            await claimer.FailedAsync(post, "The X account must be reconnected before this post can be published.", cancellationToken);
+            return "failed_needs_reconnect";
+        }
+
+        if (!await claimer.MarkSentAsync(post, cancellationToken))
+        {
+            return "claim_lost";
+        }
+
+        var lateness = (time.GetUtcNow() - post.ScheduledAt).TotalMilliseconds;
+        Lateness.Record(lateness);
+        activity?.SetTag("xgrowth.publish.lateness_ms", lateness);
+        var result = await x.CreatePostAsync(token, post.Text, cancellationToken);
+        if (result is PublishResult.Unauthorized)
+        {
+            // A 401 means X did not create the post: refreshing once and sending again cannot post twice.
+            var fresh = await tokens.RefreshRejectedAsync(post.XAccountId, token, cancellationToken);
+            result = fresh is null ? result : await x.CreatePostAsync(fresh, post.Text, cancellationToken);
+        }
+
+        switch (result)
+        {
+            case PublishResult.Published published:
+                await claimer.PublishedAsync(post, published.XPostId, cancellationToken);
+                return "published";
+            case PublishResult.RateLimited limited:
+                await claimer.RateLimitAccountAsync(post.XAccountId, limited.Reset, cancellationToken);
+                await claimer.RescheduleAsync(post, limited.Reset, "X's rate limit for this account was reached; waiting for its reset.", cancellationToken);
+                return "rate_limited";
+            case PublishResult.Unauthorized:
+                await claimer.NeedsReconnectAsync(post.XAccountId, cancellationToken);
+                await claimer.FailedAsync(post, "X refused the account's authorization: reconnect the account, then retry.", cancellationToken);
+                return "failed_unauthorized";
+            case PublishResult.Rejected rejected:
+                await claimer.FailedAsync(post, "X refused the post: " + rejected.Reason, cancellationToken);
+                return "failed_rejected";
+            case PublishResult.NotSent notSent:
+                return await RetryOrFailAsync(post, "X could not be reached: " + notSent.Reason, cancellationToken);
+            case PublishResult.Unknown unknown:
+                await claimer.UnconfirmedAsync(post, unknown.Reason + " Check X, then retry or dismiss.", cancellationToken);
+                return "unconfirmed";
+            default:
+                throw new UnreachableException();
+        }
+    }
+
+    /// <summary>Backs off from <see cref="PublishingOptions.FirstRetryDelay"/>, doubling to an hour, with jitter; fails after the last attempt.</summary>
+    private async Task<string> RetryOrFailAsync(ClaimedPost post, string reason, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        if (post.Attempts >= settings.MaxAttempts)
+        {
+            await claimer.FailedAsync(post, reason, cancellationToken);
+            return "failed_unreachable";
+        }
+
+        var backoff = settings.FirstRetryDelay * Math.Pow(2, post.Attempts - 1);
+        if (backoff > TimeSpan.FromHours(1))
+        {
+            backoff = TimeSpan.FromHours(1);
+        }
+
+        backoff *= 0.8 + (Random.Shared.NextDouble() * 0.4);
+        await claimer.RescheduleAsync(post, time.GetUtcNow() + backoff, reason, cancellationToken);
+        return "retry_scheduled";
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Post {PostId}: {Outcome}")]
+    private static partial void LogOutcome(ILogger logger, Guid postId, string outcome);
+}

@@ -1,0 +1,43 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace XGrowth.Worker.Publishing;
+
+/// <summary>The <c>Publishing</c> settings of the worker.</summary>
+public sealed class PublishingOptions
+{
+    public const string Section = "Publishing";
+
+    /// <summary>How often the worker looks for due posts when nothing wakes it (a new post due soon does).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Posts due within this window are claimed ahead and fired on a timer at their time.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan Lookahead { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a claim is held; a crashed worker's claims are recovered after it.</summary>
+    [Range(typeof(TimeSpan), "00:00:05", "01:00:00")]
+    public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
+
+    [Range(1, 10_000)]
+    public int BatchSize { get; set; } = 200;
+
+    /// <summary>Requests to X in flight at once, per worker.</summary>
+    [Range(1, 10_000)]
+    public int MaxConcurrency { get; set; } = 128;
+
+    /// <summary>Attempts (for faults where the request provably never left) before a post fails.</summary>
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 6;
+
+    /// <summary>A post found this far past its time is not published late: it becomes <c>missed</c>.</summary>
+    [Range(typeof(TimeSpan), "00:00:10", "7.00:00:00")]
+    public TimeSpan MissedAfter { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>On stop, how long in-flight requests may take to finish.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The first retry's back-off; it doubles up to an hour, with jitter.</summary>
+    public TimeSpan FirstRetryDelay { get; set; } = TimeSpan.FromSeconds(60);
+}

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Http.Resilience;
+
+namespace XGrowth.Worker.Publishing;
+
+public static class PublishingRegistration
+{
+    public static WebApplicationBuilder AddPublishing(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<PublishingOptions>().BindConfiguration(PublishingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // No retries: X has no idempotency key, so a retried POST could publish twice. The worker classifies every
+        // failure itself. (RemoveAllResilienceHandlers is marked experimental; it replaces the service defaults here.)
+#pragma warning disable EXTEXP0001
+        builder.Services.AddHttpClient<XPostClient>().RemoveAllResilienceHandlers().AddStandardResilienceHandler(resilience =>
+#pragma warning restore EXTEXP0001
+        {
+            resilience.Retry.MaxRetryAttempts = 1;
+            resilience.Retry.DisableForUnsafeHttpMethods();
+            resilience.AttemptTimeout.Timeout = TimeSpan.FromSeconds(15);
+            resilience.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(20);
+            resilience.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(40);
+        });
+        builder.Services.AddSingleton<DuePostClaimer>();
+        builder.Services.AddSingleton<PostPublisher>();
+        builder.Services.AddHostedService<PublishingService>();
+        return builder;
+    }
+}

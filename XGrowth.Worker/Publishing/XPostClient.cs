@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using XGrowth.Data.X;
+
+namespace XGrowth.Worker.Publishing;
+
+/// <summary>What happened to one request to create a post on X.</summary>
+public abstract record PublishResult
+{
+    /// <summary>201: the post exists on X.</summary>
+    public sealed record Published(string XPostId) : PublishResult;
+
+    /// <summary>429: wait until X's reset; the post was not created.</summary>
+    public sealed record RateLimited(DateTimeOffset Reset) : PublishResult;
+
+    /// <summary>401: the token was refused; the post was not created.</summary>
+    public sealed record Unauthorized : PublishResult;
+
+    /// <summary>403 or another 4xx: final (duplicate content, policy...); X's reason is kept for the user.</summary>
+    public sealed record Rejected(string Reason) : PublishResult;
+
+    /// <summary>5xx, a timeout, a connection lost after sending: the post may exist. Never retried blindly.</summary>
+    public sealed record Unknown(string Reason) : PublishResult;
+
+    /// <summary>The request provably never left (connection refused, name not resolved): safe to retry.</summary>
+    public sealed record NotSent(string Reason) : PublishResult;
+}
+
+/// <summary>Creates posts with X API v2 (<c>POST /2/tweets</c>) and says what happened, in the classes the worker acts on.</summary>
+/// <remarks>The client has no retry handler: X has no idempotency key, so a retry could post twice.</remarks>
+public sealed class XPostClient(HttpClient http, IOptions<XOptions> options, TimeProvider time)
+{
+    public async Task<PublishResult> CreatePostAsync(string accessToken, string text, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, options.Value.ApiBaseUrl.TrimEnd('/') + "/2/tweets")
+        {
+            Content = JsonContent.Create(new JsonObject { ["text"] = text }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostNotFound or SocketError.TryAgain or SocketError.NetworkUnreachable or SocketError.HostUnreachable })
+        {
+            return new PublishResult.NotSent(e.Message);
+        }
+        catch (HttpRequestException e)
+        {
+            return new PublishResult.Unknown("The connection to X failed after the request was sent: " + e.Message);
+        }
+        catch (Polly.CircuitBreaker.BrokenCircuitException e)
+        {
+            // The breaker stopped the request before it left.
+            return new PublishResult.NotSent(e.Message);
+        }
+        catch (Exception e) when (e is TaskCanceledException or Polly.Timeout.TimeoutRejectedException && !cancellationToken.IsCancellationRequested)
+        {
+            return new PublishResult.Unknown("X did not answer in time.");
+        }
+
+        using (response)
+        {
+            var body = await SafeReadAsync(response, cancellationToken);
+            switch ((int)response.StatusCode)
+            {
+                case 200 or 201:
+                    var id = (string?)body?["data"]?["id"];
+                    return id is { Length: > 0 } ? new PublishResult.Published(id) : new PublishResult.Unknown("X answered success without a post id.");
+                case 429:
+                    return new PublishResult.RateLimited(Reset(response));
+                case 401:
+                    return new PublishResult.Unauthorized();
+                case >= 400 and < 500:
+                    return new PublishResult.Rejected((string?)body?["detail"] ?? (string?)body?["title"] ?? $"X refused the post ({(int)response.StatusCode}).");
+                default:
+                    return new PublishResult.Unknown($"X answered {(int)response.StatusCode}; the post may or may not exist.");
+            }
+        }
+    }
+
+    private DateTimeOffset Reset(HttpResponseMessage response) =>
+        response.Headers.TryGetValues("x-rate-limit-reset", out var values)
+        && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var unixSeconds)
+            ? DateTimeOffset.FromUnixTimeSeconds(unixSeconds)
+            : time.GetUtcNow().AddMinutes(15);
+
+    private static async Task<JsonNode?> SafeReadAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+}
