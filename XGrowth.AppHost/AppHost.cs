@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using XGrowth.AppHost;
 using XGrowth.AppHost.Database;
 
@@ -10,11 +11,13 @@ var api = builder.AddProject<Projects.XGrowth_Api>("api")
     .WithOutsideSettings(builder, "Clerk", "X")
     .WithHttpHealthCheck("/health");
 
-// The worker needs the schema, which the API's migrations create: waiting for the API gives it that.
+// The worker needs the schema, which the API's migrations create: waiting for the API gives it that. Replicas share
+// the due posts safely (SKIP LOCKED claims).
 builder.AddProject<Projects.XGrowth_Worker>("worker")
+    .WithReplicas(builder.Configuration.GetValue("Worker:Replicas", 1))
     .WithReference(database).WaitFor(databaseServer)
     .WaitFor(api)
-    .WithOutsideSettings(builder, "X")
+    .WithOutsideSettings(builder, "X", "Publishing")
     .WithHttpHealthCheck("/health");
 
 builder.Build().Run();

@@ -35,7 +35,70 @@ public static partial class PostsApi
         group.MapDelete("/{id:guid}", CancelAsync).WithName("CancelPost")
             .WithSummary("Cancels a post that has not started publishing.")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/{id:guid}/retry", RetryAsync).WithName("RetryPost")
+            .WithSummary("Publishes again, now, a post that is unconfirmed (after checking X), missed or failed.")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/{id:guid}/dismiss", DismissAsync).WithName("DismissPost")
+            .WithSummary("Leaves an unconfirmed, missed or failed post as it is: it becomes cancelled and is never retried.")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return group;
+    }
+
+    /// <summary>The states a user may retry or dismiss: the worker stopped and handed the decision to the user.</summary>
+    private static readonly ScheduledPostStatus[] NeedsUser = [ScheduledPostStatus.Unconfirmed, ScheduledPostStatus.Missed, ScheduledPostStatus.Failed];
+
+    internal static Task<Results<Ok<PostResponse>, ProblemHttpResult>> RetryAsync(
+        Guid id, ClaimsPrincipal user, [AsParameters] PostServices services, CancellationToken cancellationToken) =>
+        DecideAsync(id, user, services, retry: true, cancellationToken);
+
+    internal static Task<Results<Ok<PostResponse>, ProblemHttpResult>> DismissAsync(
+        Guid id, ClaimsPrincipal user, [AsParameters] PostServices services, CancellationToken cancellationToken) =>
+        DecideAsync(id, user, services, retry: false, cancellationToken);
+
+    private static async Task<Results<Ok<PostResponse>, ProblemHttpResult>> DecideAsync(
+        Guid id, ClaimsPrincipal user, PostServices services, bool retry, CancellationToken cancellationToken)
+    {
+        var userId = user.ClerkUserId();
+        var post = await services.Db.ScheduledPosts.Include(p => p.XAccount)
+            .SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, cancellationToken);
+        if (post is null)
+        {
+            return ApiProblems.NotFound("Post not found.");
+        }
+
+        if (!NeedsUser.Contains(post.Status))
+        {
+            return ApiProblems.Conflict("Nothing to decide",
+                $"The post is {SnakeCaseEnumConverter<ScheduledPostStatus>.NameOf(post.Status)}; only unconfirmed, missed or failed posts can be retried or dismissed.");
+        }
+
+        if (retry && post.XAccount!.Status != XAccountStatus.Connected)
+        {
+            return ApiProblems.Conflict("Account not connected", "Reconnect the X account before retrying its posts.");
+        }
+
+        var now = services.Time.GetUtcNow();
+        post.Status = retry ? ScheduledPostStatus.Scheduled : ScheduledPostStatus.Cancelled;
+        if (retry)
+        {
+            post.ScheduledAt = now;
+            post.NotBefore = null;
+            post.Attempts = 0;
+            post.Error = null;
+            post.RequestSentAt = null;
+        }
+
+        post.UpdatedAt = now;
+        try
+        {
+            await services.Db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return ApiProblems.Conflict("Post changed meanwhile", "The post changed while this was decided. Reload it.");
+        }
+
+        return TypedResults.Ok(PostResponse.From(post));
     }
 
     [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]

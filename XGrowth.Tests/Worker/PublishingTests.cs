@@ -235,3 +235,64 @@ public class PublishingTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(0, CreatedOnX($"maybe sent {tag}"));
     }
 }
+
+public class RetryAndDismissTests(ApiFactory api) : IClassFixture<ApiFactory>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<Guid> PostIn(string userId, Guid accountId, string status)
+    {
+        var id = Guid.NewGuid();
+        await using var seed = api.Database.CreateCommand("""
+            INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, error, created_at, updated_at, attempts)
+            VALUES ($1, $2, 'needs a decision', now() - interval '10 minutes', $3, 'X answered 503', now(), now(), 1)
+            """);
+        seed.Parameters.Add(new() { Value = id });
+        seed.Parameters.Add(new() { Value = accountId });
+        seed.Parameters.Add(new() { Value = status });
+        await seed.ExecuteNonQueryAsync(Ct);
+        return id;
+    }
+
+    [Theory]
+    [InlineData("unconfirmed")]
+    [InlineData("missed")]
+    [InlineData("failed")]
+    public async Task Retry_schedules_the_post_for_now_and_dismiss_cancels_it(string status)
+    {
+        var userId = ApiFactory.NewUserId();
+        var accountId = await api.AddXAccountAsync(userId);
+        using var client = api.ClientFor(userId);
+        var toRetry = await PostIn(userId, accountId, status);
+        var toDismiss = await PostIn(userId, accountId, status);
+
+        using var retried = await client.PostAsync($"/api/posts/{toRetry}/retry", null, Ct);
+        using var dismissed = await client.PostAsync($"/api/posts/{toDismiss}/dismiss", null, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, dismissed.StatusCode);
+        var post = (await retried.Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+        Assert.Equal("scheduled", (string?)post["status"]);
+        Assert.True(DateTimeOffset.Parse((string)post["scheduledAt"]!, CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow.AddMinutes(-1));
+        Assert.Null(post["error"]);
+        Assert.Equal("cancelled", (string?)(await dismissed.Content.ReadFromJsonAsync<JsonObject>(Ct))!["status"]);
+    }
+
+    [Fact]
+    public async Task Only_posts_waiting_for_a_decision_can_be_retried_and_only_by_their_owner()
+    {
+        var userId = ApiFactory.NewUserId();
+        var accountId = await api.AddXAccountAsync(userId);
+        using var client = api.ClientFor(userId);
+        using var other = api.ClientFor(ApiFactory.NewUserId());
+        var published = await PostIn(userId, accountId, "published");
+        var unconfirmed = await PostIn(userId, accountId, "unconfirmed");
+
+        using var notNeeded = await client.PostAsync($"/api/posts/{published}/retry", null, Ct);
+        using var notYours = await other.PostAsync($"/api/posts/{unconfirmed}/retry", null, Ct);
+
+        Assert.Equal(HttpStatusCode.Conflict, notNeeded.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, notYours.StatusCode);
+        Assert.Equal("unconfirmed", await api.ScalarAsync<string>("SELECT status FROM scheduled_posts WHERE id = $1", unconfirmed));
+    }
+}
