@@ -55,10 +55,14 @@ internal sealed class ApiProcess : IDisposable
 
     public HttpClient Client { get; }
 
-    public static async Task<ApiProcess> StartAsync(string connectionString, int concurrency, IReadOnlyDictionary<string, string> settings)
+    public static Task<ApiProcess> StartAsync(string connectionString, int concurrency, IReadOnlyDictionary<string, string> settings) =>
+        StartAsync("XGrowth.Api.dll", connectionString, concurrency, settings);
+
+    /// <summary>Starts one of the services (<c>XGrowth.Api.dll</c>, <c>XGrowth.Worker.dll</c>) and waits for its /health.</summary>
+    public static async Task<ApiProcess> StartAsync(string dll, string connectionString, int concurrency, IReadOnlyDictionary<string, string> settings)
     {
         var port = LocalPostgres.FreeLoopbackPort();
-        var startInfo = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "XGrowth.Api.dll")])
+        var startInfo = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, dll)])
         {
             WorkingDirectory = AppContext.BaseDirectory,
             RedirectStandardOutput = true,
@@ -110,7 +114,7 @@ internal sealed class ApiProcess : IDisposable
         }
 
         api.Dispose();
-        throw new TimeoutException("The API did not become healthy within 60 s. Its last output:\n" + string.Join('\n', lastLines));
+        throw new TimeoutException($"{dll} did not become healthy within 60 s. Its last output:\n" + string.Join('\n', lastLines));
     }
 
     public void Dispose()

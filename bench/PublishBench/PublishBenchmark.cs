@@ -1,0 +1,205 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using XGrowth.Data;
+using XGrowth.Data.X;
+
+namespace XGrowth.Bench;
+
+/// <summary>
+/// The worker publishing against a fake X that answers in 20 ms, as separate worker processes on a local PostgreSQL:
+/// a burst (10,000 posts over 1,000 accounts due at the same second, 2 workers), a steady load (100 posts due per
+/// second for 60 s), and the quiet load on PostgreSQL with nothing due.
+/// Run: <c>dotnet run -c Release --project bench/PublishBench</c>.
+/// </summary>
+internal static class PublishBenchmark
+{
+    private const int Accounts = 1_000;
+
+    private static async Task Main()
+    {
+        using var database = await BenchDatabase.StartAsync();
+        var fakeX = await FakeXServer.StartAsync();
+        // The API applies the migrations; then it is not needed.
+        using (await ApiProcess.StartAsync(database.ConnectionString, 4, new Dictionary<string, string> { ["Clerk__Issuer"] = "https://bench.clerk.accounts.dev" }))
+        {
+        }
+
+        await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
+        var accounts = await SeedAccountsAsync(dataSource, database.ConnectionString);
+        var workerSettings = new Dictionary<string, string>
+        {
+            ["X__ApiBaseUrl"] = fakeX.BaseUrl,
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        using var worker1 = await ApiProcess.StartAsync("XGrowth.Worker.dll", database.ConnectionString, 4, workerSettings);
+        using var worker2 = await ApiProcess.StartAsync("XGrowth.Worker.dll", database.ConnectionString, 4, workerSettings);
+        Console.WriteLine($"Publishing: fake X answers in {FakeXServer.Latency.TotalMilliseconds} ms; 2 worker processes; {Environment.ProcessorCount} cores shared by everything");
+
+        // Burst: 10,000 posts over 1,000 accounts, all due at the same second.
+        var burstAt = DateTimeOffset.UtcNow.AddSeconds(5);
+        await InsertPostsAsync(dataSource, accounts, Enumerable.Range(0, 10_000).Select(i => ($"burst {i}", burstAt)));
+        await fakeX.WaitForAsync("burst ", 10_000, TimeSpan.FromSeconds(90));
+        Report("burst", fakeX.Arrivals("burst "), at => burstAt, 10_000);
+
+        // Steady: 100 posts due per second for 60 s.
+        var steadyStart = DateTimeOffset.UtcNow.AddSeconds(5);
+        var steady = Enumerable.Range(0, 6_000).Select(i => ($"steady {i}", steadyStart.AddMilliseconds(i * 10))).ToArray();
+        var due = steady.ToDictionary(p => p.Item1, p => p.Item2);
+        await InsertPostsAsync(dataSource, accounts, steady);
+        await fakeX.WaitForAsync("steady ", 6_000, TimeSpan.FromSeconds(120));
+        Report("steady", fakeX.Arrivals("steady "), text => due[text], 6_000);
+
+        // Quiet: nothing due; how many statements the two workers send PostgreSQL.
+        var before = await TransactionsAsync(dataSource);
+        await Task.Delay(TimeSpan.FromSeconds(20));
+        var after = await TransactionsAsync(dataSource);
+        Console.WriteLine($"quiet: {(after - before - 2) / 20.0:F1} transactions/s on PostgreSQL from 2 idle workers (pg_stat_database, 20 s)");
+        await fakeX.DisposeAsync();
+    }
+
+    private static void Report(string name, List<(string Text, DateTimeOffset At)> arrivals, Func<string, DateTimeOffset> dueOf, int expected)
+    {
+        var distinct = arrivals.Select(a => a.Text).Distinct().Count();
+        var lateness = arrivals.GroupBy(a => a.Text).Select(g => (g.Min(a => a.At) - dueOf(g.Key)).TotalMilliseconds).Order().ToArray();
+        var first = arrivals.Min(a => a.At);
+        var last = arrivals.Max(a => a.At);
+        double P(double p) => lateness[Math.Min(lateness.Length - 1, (int)(p * lateness.Length))];
+        Console.WriteLine($"{name}: {distinct}/{expected} published, duplicates {arrivals.Count - distinct}, drain {(last - dueOf(arrivals[0].Text)).TotalSeconds:F2} s " +
+            $"(first to last {(last - first).TotalSeconds:F2} s, {distinct / Math.Max(0.001, (last - first).TotalSeconds):F0} posts/s), " +
+            $"lateness p50 {P(0.5):F0} ms, p99 {P(0.99):F0} ms, max {lateness[^1]:F0} ms");
+    }
+
+    private static async Task<long> TransactionsAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'xgrowth'");
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>1,000 users with one connected account each, tokens encrypted with the key ring the workers read.</summary>
+    private static async Task<Guid[]> SeedAccountsAsync(NpgsqlDataSource dataSource, string connectionString)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddDbContext<XGrowthDbContext>(options => options.UseXGrowthDatabase(dataSource));
+        services.AddDataProtection().SetApplicationName("XGrowth").PersistKeysToDbContext<XGrowthDbContext>();
+        await using var provider = services.BuildServiceProvider();
+        var protector = new XTokenProtector(provider.GetRequiredService<IDataProtectionProvider>());
+        var accounts = Enumerable.Range(0, Accounts).Select(_ => Guid.NewGuid()).ToArray();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using (var users = await connection.BeginBinaryImportAsync("COPY users (id, created_at, updated_at) FROM STDIN (FORMAT BINARY)"))
+        {
+            for (var i = 0; i < Accounts; i++)
+            {
+                await users.WriteRowAsync(default, $"user_bench_{i}", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+            }
+
+            await users.CompleteAsync();
+        }
+
+        await using (var copy = await connection.BeginBinaryImportAsync(
+            "COPY x_accounts (id, user_id, x_user_id, username, status, access_token_protected, refresh_token_protected, access_token_expires_at, connected_at, updated_at) FROM STDIN (FORMAT BINARY)"))
+        {
+            for (var i = 0; i < Accounts; i++)
+            {
+                await copy.StartRowAsync();
+                await copy.WriteAsync(accounts[i], NpgsqlDbType.Uuid);
+                await copy.WriteAsync($"user_bench_{i}", NpgsqlDbType.Varchar);
+                await copy.WriteAsync(i.ToString(CultureInfo.InvariantCulture), NpgsqlDbType.Varchar);
+                await copy.WriteAsync($"bench{i}", NpgsqlDbType.Varchar);
+                await copy.WriteAsync("connected", NpgsqlDbType.Varchar);
+                await copy.WriteAsync(protector.Protect($"token_{i}"), NpgsqlDbType.Text);
+                await copy.WriteAsync(protector.Protect($"refresh_{i}"), NpgsqlDbType.Text);
+                await copy.WriteAsync(DateTimeOffset.UtcNow.AddHours(2), NpgsqlDbType.TimestampTz);
+                await copy.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
+                await copy.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
+            }
+
+            await copy.CompleteAsync();
+        }
+
+        return accounts;
+    }
+
+    private static async Task InsertPostsAsync(NpgsqlDataSource dataSource, Guid[] accounts, IEnumerable<(string Text, DateTimeOffset At)> posts)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var copy = await connection.BeginBinaryImportAsync(
+            "COPY scheduled_posts (id, x_account_id, text, scheduled_at, status, created_at, updated_at, attempts) FROM STDIN (FORMAT BINARY)");
+        var i = 0;
+        foreach (var (text, at) in posts)
+        {
+            await copy.StartRowAsync();
+            await copy.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid);
+            await copy.WriteAsync(accounts[i++ % accounts.Length], NpgsqlDbType.Uuid);
+            await copy.WriteAsync(text, NpgsqlDbType.Text);
+            await copy.WriteAsync(at, NpgsqlDbType.TimestampTz);
+            await copy.WriteAsync("scheduled", NpgsqlDbType.Varchar);
+            await copy.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
+            await copy.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
+            await copy.WriteAsync(0, NpgsqlDbType.Integer);
+        }
+
+        await copy.CompleteAsync();
+    }
+}
+
+/// <summary>X's <c>POST /2/tweets</c>, answering in 20 ms and noting when each post arrived.</summary>
+internal sealed class FakeXServer : IAsyncDisposable
+{
+    public static readonly TimeSpan Latency = TimeSpan.FromMilliseconds(20);
+
+    private readonly WebApplication _app;
+    private readonly ConcurrentQueue<(string Text, DateTimeOffset At)> _arrivals = new();
+
+    private FakeXServer(WebApplication app) => _app = app;
+
+    public string BaseUrl { get; private set; } = "";
+
+    public static async Task<FakeXServer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var server = new FakeXServer(app);
+        long ids = 0;
+        app.MapPost("/2/tweets", async (HttpContext context) =>
+        {
+            var arrived = DateTimeOffset.UtcNow;
+            using var body = await System.Text.Json.JsonDocument.ParseAsync(context.Request.Body);
+            var text = body.RootElement.GetProperty("text").GetString()!;
+            server._arrivals.Enqueue((text, arrived));
+            await Task.Delay(Latency);
+            return Results.Json(new { data = new { id = Interlocked.Increment(ref ids).ToString(CultureInfo.InvariantCulture), text } }, statusCode: 201);
+        });
+        await app.StartAsync();
+        server.BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return server;
+    }
+
+    public List<(string Text, DateTimeOffset At)> Arrivals(string prefix) => _arrivals.Where(a => a.Text.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+
+    public async Task WaitForAsync(string prefix, int count, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (Arrivals(prefix).Select(a => a.Text).Distinct().Count() < count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        await Task.Delay(2000); // late duplicates, if any, would arrive now
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
