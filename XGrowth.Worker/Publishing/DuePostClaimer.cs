@@ -4,7 +4,11 @@ using NpgsqlTypes;
 namespace XGrowth.Worker.Publishing;
 
 /// <summary>A post this worker has claimed: it alone may publish it, under <see cref="AttemptId"/>.</summary>
-public sealed record ClaimedPost(Guid Id, Guid XAccountId, string Text, DateTimeOffset ScheduledAt, DateTimeOffset? NotBefore, Guid AttemptId, int Attempts)
+/// <remarks>
+/// The account's encrypted access token comes with the claim, so that a post whose token is fresh needs no further read.
+/// </remarks>
+public sealed record ClaimedPost(Guid Id, Guid XAccountId, string Text, DateTimeOffset ScheduledAt, DateTimeOffset? NotBefore, Guid AttemptId, int Attempts,
+    string? AccessTokenProtected = null, DateTimeOffset? AccessTokenExpiresAt = null)
 {
     /// <summary>When the request should leave: the scheduled time, or later after a back-off.</summary>
     public DateTimeOffset FireAt => NotBefore > ScheduledAt ? NotBefore.Value : ScheduledAt;
@@ -29,8 +33,9 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
         )
         UPDATE scheduled_posts AS p SET status = 'publishing', attempt_id = gen_random_uuid(), attempts = p.attempts + 1,
             claimed_by = $3, lease_until = $4, request_sent_at = NULL, updated_at = $5
-        FROM due WHERE p.id = due.id
-        RETURNING p.id, p.x_account_id, p.text, p.scheduled_at, p.not_before, p.attempt_id, p.attempts
+        FROM due, x_accounts AS a WHERE p.id = due.id AND a.id = p.x_account_id
+        RETURNING p.id, p.x_account_id, p.text, p.scheduled_at, p.not_before, p.attempt_id, p.attempts,
+                  a.access_token_protected, a.access_token_expires_at
         """;
 
     /// <summary>Claims up to <paramref name="batchSize"/> posts due by <paramref name="dueBy"/>.</summary>
@@ -48,7 +53,8 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
         while (await reader.ReadAsync(cancellationToken))
         {
             claimed.Add(new ClaimedPost(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3),
-                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.GetGuid(5), reader.GetInt32(6)));
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.GetGuid(5), reader.GetInt32(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7), reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8)));
         }
 
         return claimed;

@@ -7,8 +7,8 @@ namespace XGrowth.Worker.Publishing;
 
 /// <summary>Publishes one claimed post and records what happened, by the class of X's answer (REFERENCE.md).</summary>
 public sealed partial class PostPublisher(
-    DuePostClaimer claimer, XPostClient x, IServiceScopeFactory scopes, IOptions<PublishingOptions> options, TimeProvider time,
-    ILogger<PostPublisher> logger)
+    DuePostClaimer claimer, XPostClient x, XTokenProtector protector, IServiceScopeFactory scopes, IOptions<PublishingOptions> options,
+    TimeProvider time, ILogger<PostPublisher> logger)
 {
     public static readonly ActivitySource ActivitySource = new("XGrowth.Worker.Publishing");
     private static readonly Meter Meter = new("XGrowth.Worker.Publishing");
@@ -35,7 +35,10 @@ public sealed partial class PostPublisher(
         string? token;
         try
         {
-            token = await tokens.GetAsync(post.XAccountId, cancellationToken);
+            token = post is { AccessTokenProtected: { } fresh, AccessTokenExpiresAt: { } expiresAt }
+                && expiresAt - time.GetUtcNow() > XAccessTokens.RefreshMargin
+                ? protector.Unprotect(fresh)
+                : await tokens.GetAsync(post.XAccountId, cancellationToken);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
