@@ -113,6 +113,9 @@ public sealed class ScheduledPost
     /// </summary>
     public DateTimeOffset? RequestSentAt { get; set; }
 
+    /// <summary>The W3C trace context of the request that created the post: its publication links back to it.</summary>
+    public string? CreationTraceParent { get; set; }
+
     /// <summary>Not to be tried before this time (a retry's back-off, or the account's rate limit reset).</summary>
     public DateTimeOffset? NotBefore { get; set; }
 

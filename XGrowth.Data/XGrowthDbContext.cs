@@ -53,6 +53,7 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
             // Workers look for expired claims among the posts being published.
             post.HasIndex(p => p.LeaseUntil).HasFilter("status = 'publishing'");
             post.Property(p => p.ClaimedBy).HasMaxLength(200);
+            post.Property(p => p.CreationTraceParent).HasMaxLength(128);
             post.HasOne(p => p.XAccount).WithMany(a => a.Posts).HasForeignKey(p => p.XAccountId).OnDelete(DeleteBehavior.Cascade);
         });
 

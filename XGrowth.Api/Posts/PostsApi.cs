@@ -156,6 +156,7 @@ public static partial class PostsApi
             Status = ScheduledPostStatus.Scheduled,
             CreatedAt = now,
             UpdatedAt = now,
+            CreationTraceParent = System.Diagnostics.Activity.Current?.Id,
         };
         services.Db.ScheduledPosts.Add(post);
         await services.Db.SaveChangesAsync(cancellationToken);

@@ -92,6 +92,11 @@ namespace XGrowth.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<string>("CreationTraceParent")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("creation_trace_parent");
+
                     b.Property<string>("Error")
                         .HasColumnType("text")
                         .HasColumnName("error");

@@ -178,7 +178,8 @@ public sealed class FakeX : IAsyncDisposable
 
     /// <summary>
     /// <c>POST /2/tweets</c>. Texts carrying a marker make X misbehave: <c>[500]</c> fails after creating nothing,
-    /// <c>[dup]</c> is refused as duplicate content, <c>[429]</c> is rate limited once (reset in 2 s).
+    /// <c>[dup]</c> is refused as duplicate content, <c>[429]</c> is rate limited once (reset in 2 s), <c>[slow]</c>
+    /// answers after 3 s (the post is created, but the worker has given up by then).
     /// </summary>
     private async Task<IResult> CreatePostAsync(HttpContext context)
     {
@@ -190,7 +191,7 @@ public sealed class FakeX : IAsyncDisposable
 
         var body = await System.Text.Json.JsonDocument.ParseAsync(context.Request.Body);
         var text = body.RootElement.GetProperty("text").GetString()!;
-        await Task.Delay(CreatePostDelay);
+        await Task.Delay(text.Contains("[slow]", StringComparison.Ordinal) ? TimeSpan.FromSeconds(3) : CreatePostDelay);
         if (text.Contains("[500]", StringComparison.Ordinal))
         {
             return Results.Json(new { title = "Internal Server Error", status = 500 }, statusCode: 500);

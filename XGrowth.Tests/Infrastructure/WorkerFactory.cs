@@ -22,6 +22,7 @@ public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null) : 
         builder.UseSetting("X:ApiBaseUrl", xApiBaseUrl ?? api.X.BaseUrl);
         builder.UseSetting("Publishing:PollInterval", "00:00:00.200");
         builder.UseSetting("Publishing:FirstRetryDelay", "00:00:30");
+        builder.UseSetting("Publishing:RequestTimeout", "00:00:01");
     }
 
     /// <summary>Starts the worker (the host starts on first use).</summary>

@@ -296,3 +296,96 @@ public class RetryAndDismissTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal("unconfirmed", await api.ScalarAsync<string>("SELECT status FROM scheduled_posts WHERE id = $1", unconfirmed));
     }
 }
+
+public class PublishingEdgeTests(ApiFactory api) : IClassFixture<ApiFactory>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<string?> Status(Guid postId) => await api.ScalarAsync<string>("SELECT status FROM scheduled_posts WHERE id = $1", postId);
+
+    private static async Task<Guid> Schedule(HttpClient client, Guid accountId, string text, TimeSpan fromNow)
+    {
+        using var response = await client.PostAsJsonAsync("/api/posts", new
+        {
+            xAccountId = accountId, text, scheduledAt = DateTimeOffset.UtcNow.Add(fromNow).ToString("O", CultureInfo.InvariantCulture),
+        }, Ct);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return Guid.Parse((string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!);
+    }
+
+    private async Task WaitForStatus(Guid postId, string status, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (await Status(postId) != status)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"post is {await Status(postId)}, not {status}");
+            await Task.Delay(100, Ct);
+        }
+    }
+
+    [Fact]
+    public async Task A_timeout_makes_the_post_unconfirmed_never_retried_blindly()
+    {
+        var userId = ApiFactory.NewUserId();
+        var accountId = await api.ConnectXAccountAsync(userId);
+        using var client = api.ClientFor(userId);
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        var post = await Schedule(client, accountId, $"[slow] {tag}", TimeSpan.FromSeconds(1));
+
+        await using var worker = new WorkerFactory(api).Start();
+        await WaitForStatus(post, "unconfirmed", TimeSpan.FromSeconds(20));
+        await Task.Delay(3000, Ct);
+
+        Assert.Equal("unconfirmed", await Status(post));
+        Assert.Contains("did not answer in time", await api.ScalarAsync<string>("SELECT error FROM scheduled_posts WHERE id = $1", post), StringComparison.Ordinal);
+        Assert.Equal(1, api.X.CreatedPosts.Count(p => p.Text == $"[slow] {tag}")); // X did create it: exactly why it is not retried
+    }
+
+    [Fact]
+    public async Task Posts_of_a_disconnected_account_are_not_published()
+    {
+        var userId = ApiFactory.NewUserId();
+        var accountId = await api.ConnectXAccountAsync(userId);
+        using var client = api.ClientFor(userId);
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        var post = await Schedule(client, accountId, $"orphan {tag}", TimeSpan.FromSeconds(2));
+        using (var disconnect = await client.DeleteAsync($"/api/x-accounts/{accountId}", Ct))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, disconnect.StatusCode);
+        }
+
+        await using var worker = new WorkerFactory(api).Start();
+        await Task.Delay(3500, Ct);
+
+        Assert.Equal("cancelled", await Status(post));
+        Assert.Equal(0, api.X.CreatedPosts.Count(p => p.Text == $"orphan {tag}"));
+    }
+
+    [Fact]
+    public async Task Publication_is_a_span_linked_to_the_request_that_created_the_post()
+    {
+        var spans = new System.Collections.Concurrent.ConcurrentQueue<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "XGrowth.Worker.Publishing",
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        var userId = ApiFactory.NewUserId();
+        var accountId = await api.ConnectXAccountAsync(userId);
+        using var client = api.ClientFor(userId);
+        var post = await Schedule(client, accountId, $"traced {Guid.NewGuid():N}", TimeSpan.FromSeconds(1));
+        var creation = await api.ScalarAsync<string>("SELECT creation_trace_parent FROM scheduled_posts WHERE id = $1", post);
+        Assert.False(string.IsNullOrEmpty(creation));
+
+        await using var worker = new WorkerFactory(api).Start();
+        await WaitForStatus(post, "published", TimeSpan.FromSeconds(20));
+
+        var span = Assert.Single(spans, s => s.OperationName == "publish post" && Equals(s.GetTagItem("xgrowth.post_id"), post));
+        Assert.Equal("published", span.GetTagItem("xgrowth.publish.outcome"));
+        Assert.NotNull(span.GetTagItem("xgrowth.publish.lateness_ms"));
+        Assert.Contains(span.Links, link => link.Context.TraceId.ToString() == creation!.Split('-')[1]);
+        Assert.NotEqual(creation!.Split('-')[1], span.TraceId.ToString());
+    }
+}

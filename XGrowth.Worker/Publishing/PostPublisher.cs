@@ -18,7 +18,9 @@ public sealed partial class PostPublisher(
 
     public async Task<string> PublishAsync(ClaimedPost post, CancellationToken cancellationToken)
     {
-        using var activity = ActivitySource.StartActivity("publish post");
+        // A later trace of its own, linked to the request that created the post.
+        ActivityLink[] links = ActivityContext.TryParse(post.CreationTraceParent, null, out var creation) ? [new ActivityLink(creation)] : [];
+        using var activity = ActivitySource.StartActivity("publish post", ActivityKind.Internal, parentContext: default, links: links);
         activity?.SetTag("xgrowth.post_id", post.Id);
         activity?.SetTag("xgrowth.x_account_id", post.XAccountId);
         var outcome = await PublishCoreAsync(post, activity, cancellationToken);

@@ -38,6 +38,10 @@ public sealed class PublishingOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
     public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long X may take to answer a post before its outcome counts as unknown (<c>unconfirmed</c>).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:02:00")]
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>The first retry's back-off; it doubles up to an hour, with jitter.</summary>
     public TimeSpan FirstRetryDelay { get; set; } = TimeSpan.FromSeconds(60);
 }

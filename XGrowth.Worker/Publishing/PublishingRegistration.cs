@@ -10,14 +10,16 @@ public static class PublishingRegistration
         // No retries: X has no idempotency key, so a retried POST could publish twice. The worker classifies every
         // failure itself. (RemoveAllResilienceHandlers is marked experimental; it replaces the service defaults here.)
 #pragma warning disable EXTEXP0001
+        var requestTimeout = builder.Configuration.GetValue<TimeSpan?>($"{PublishingOptions.Section}:{nameof(PublishingOptions.RequestTimeout)}")
+            ?? new PublishingOptions().RequestTimeout;
         builder.Services.AddHttpClient<XPostClient>().RemoveAllResilienceHandlers().AddStandardResilienceHandler(resilience =>
 #pragma warning restore EXTEXP0001
         {
             resilience.Retry.MaxRetryAttempts = 1;
             resilience.Retry.DisableForUnsafeHttpMethods();
-            resilience.AttemptTimeout.Timeout = TimeSpan.FromSeconds(15);
-            resilience.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(20);
-            resilience.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(40);
+            resilience.AttemptTimeout.Timeout = requestTimeout;
+            resilience.TotalRequestTimeout.Timeout = requestTimeout + TimeSpan.FromSeconds(5);
+            resilience.CircuitBreaker.SamplingDuration = (requestTimeout * 2) + TimeSpan.FromSeconds(10);
         });
         builder.Services.AddSingleton<DuePostClaimer>();
         builder.Services.AddSingleton<PostPublisher>();
