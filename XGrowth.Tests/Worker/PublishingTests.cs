@@ -7,6 +7,20 @@ using XGrowth.Tests.Infrastructure;
 
 namespace XGrowth.Tests.Worker;
 
+/// <summary>Schedules posts through the API, as the frontend does.</summary>
+internal static class TestPosts
+{
+    public static async Task<Guid> ScheduleAsync(HttpClient client, Guid accountId, string text, TimeSpan fromNow)
+    {
+        using var response = await client.PostAsJsonAsync("/api/posts", new
+        {
+            xAccountId = accountId, text, scheduledAt = DateTimeOffset.UtcNow.Add(fromNow).ToString("O", CultureInfo.InvariantCulture),
+        }, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return Guid.Parse((string)(await response.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!["id"]!);
+    }
+}
+
 /// <summary>The worker against the fake X: every test uses its own account, posts and texts.</summary>
 public class PublishingTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
@@ -19,15 +33,8 @@ public class PublishingTests(ApiFactory api) : IClassFixture<ApiFactory>
         return (api.ClientFor(userId), accountId, Guid.NewGuid().ToString("N")[..8]);
     }
 
-    private static async Task<Guid> Schedule(HttpClient client, Guid accountId, string text, TimeSpan fromNow)
-    {
-        using var response = await client.PostAsJsonAsync("/api/posts", new
-        {
-            xAccountId = accountId, text, scheduledAt = DateTimeOffset.UtcNow.Add(fromNow).ToString("O", CultureInfo.InvariantCulture),
-        }, Ct);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return Guid.Parse((string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!);
-    }
+    private static Task<Guid> Schedule(HttpClient client, Guid accountId, string text, TimeSpan fromNow) =>
+        TestPosts.ScheduleAsync(client, accountId, text, fromNow);
 
     private async Task<string?> Status(Guid postId) => await api.ScalarAsync<string>("SELECT status FROM scheduled_posts WHERE id = $1", postId);
 
@@ -303,15 +310,8 @@ public class PublishingEdgeTests(ApiFactory api) : IClassFixture<ApiFactory>
 
     private async Task<string?> Status(Guid postId) => await api.ScalarAsync<string>("SELECT status FROM scheduled_posts WHERE id = $1", postId);
 
-    private static async Task<Guid> Schedule(HttpClient client, Guid accountId, string text, TimeSpan fromNow)
-    {
-        using var response = await client.PostAsJsonAsync("/api/posts", new
-        {
-            xAccountId = accountId, text, scheduledAt = DateTimeOffset.UtcNow.Add(fromNow).ToString("O", CultureInfo.InvariantCulture),
-        }, Ct);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return Guid.Parse((string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!);
-    }
+    private static Task<Guid> Schedule(HttpClient client, Guid accountId, string text, TimeSpan fromNow) =>
+        TestPosts.ScheduleAsync(client, accountId, text, fromNow);
 
     private async Task WaitForStatus(Guid postId, string status, TimeSpan timeout)
     {
