@@ -14,6 +14,7 @@ namespace XGrowth.Tests.Infrastructure;
 public sealed class TestPostgres : IAsyncLifetime
 {
     private LocalPostgres? _cluster;
+    private int _port;
 
     /// <summary>A connection string to the server's <c>postgres</c> database, as superuser.</summary>
     public string ServerConnectionString { get; private set; } = "";
@@ -32,7 +33,7 @@ public sealed class TestPostgres : IAsyncLifetime
         var root = Path.Combine(Path.GetTempPath(), "xgrowth-tests-" + Guid.NewGuid().ToString("N")[..12]);
         _cluster = new LocalPostgres(binDirectory, root);
         var password = _cluster.Prepare();
-        var port = LocalPostgres.FreeLoopbackPort();
+        var port = _port = LocalPostgres.FreeLoopbackPort();
         _cluster.StartDetached(port);
         ServerConnectionString = new NpgsqlConnectionStringBuilder
         {
@@ -40,6 +41,15 @@ public sealed class TestPostgres : IAsyncLifetime
         }.ConnectionString;
         await using var connection = new NpgsqlConnection(ServerConnectionString);
         await connection.OpenAsync();
+    }
+
+    /// <summary>Stops the server at once (as a crash would), keeps it down for <paramref name="downtime"/>, and starts it again.</summary>
+    public async Task RestartAsync(TimeSpan downtime)
+    {
+        var cluster = _cluster ?? throw new InvalidOperationException("Only a cluster the tests started can be restarted.");
+        cluster.Stop();
+        await Task.Delay(downtime);
+        cluster.StartDetached(_port);
     }
 
     /// <summary>Makes an empty database with a fresh name and returns its connection string.</summary>

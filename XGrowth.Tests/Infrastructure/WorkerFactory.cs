@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace XGrowth.Tests.Infrastructure;
 
 /// <summary>A real worker, in process, on the API factory's database and fake X: one per "replica".</summary>
-public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null) : WebApplicationFactory<worker::Program>
+public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null, int? leaseSeconds = null) : WebApplicationFactory<worker::Program>
 {
     public CapturingLoggerProvider Logs { get; } = new();
 
@@ -23,6 +23,10 @@ public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null) : 
         builder.UseSetting("Publishing:PollInterval", "00:00:00.200");
         builder.UseSetting("Publishing:FirstRetryDelay", "00:00:30");
         builder.UseSetting("Publishing:RequestTimeout", "00:00:01");
+        if (leaseSeconds is { } lease)
+        {
+            builder.UseSetting("Publishing:Lease", TimeSpan.FromSeconds(lease).ToString("c", System.Globalization.CultureInfo.InvariantCulture));
+        }
     }
 
     /// <summary>Starts the worker (the host starts on first use).</summary>
