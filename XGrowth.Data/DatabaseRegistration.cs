@@ -26,7 +26,10 @@ public static class DatabaseRegistration
                 $"which provides it, or set ConnectionStrings__{ConnectionName}.");
         }
 
-        builder.Services.AddNpgsqlDataSource(connectionString);
+        builder.Services.AddNpgsqlDataSource(connectionString, dataSource => dataSource.ConfigureTracing(tracing =>
+            // Only commands inside a traced operation (a request, a publish) get spans: the worker's background polls
+            // would otherwise fill the dashboard with a trace per query, several a second.
+            tracing.ConfigureCommandFilter(_ => System.Diagnostics.Activity.Current is { Recorded: true })));
         builder.Services.AddDbContextPool<XGrowthDbContext>((services, options) =>
             options.UseXGrowthDatabase(services.GetRequiredService<NpgsqlDataSource>()));
         builder.EnrichNpgsqlDbContext<XGrowthDbContext>();
