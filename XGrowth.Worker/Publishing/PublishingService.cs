@@ -21,6 +21,10 @@ public sealed partial class PublishingService(
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ConcurrentDictionary<Guid, Task> _inFlight = new();
     private SemaphoreSlim? _concurrency;
+    private DateTimeOffset _lastMaintenance = DateTimeOffset.MinValue;
+
+    /// <summary>How often a worker looks for missed posts and expired claims.</summary>
+    public static readonly TimeSpan MaintenanceInterval = TimeSpan.FromSeconds(5);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -32,8 +36,15 @@ public sealed partial class PublishingService(
         {
             try
             {
-                await claimer.MarkMissedAsync(settings.MissedAfter, stoppingToken);
-                await claimer.RecoverExpiredClaimsAsync(stoppingToken);
+                // Missed posts and expired claims change slowly: looking for them every few seconds is plenty, and keeps
+                // an idle worker at one query per poll.
+                if (time.GetUtcNow() - _lastMaintenance >= MaintenanceInterval)
+                {
+                    await claimer.MarkMissedAsync(settings.MissedAfter, stoppingToken);
+                    await claimer.RecoverExpiredClaimsAsync(stoppingToken);
+                    _lastMaintenance = time.GetUtcNow();
+                }
+
                 List<ClaimedPost> batch;
                 do
                 {
