@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
 using XGrowth.Api.Auth;
+using XGrowth.Api.Development;
 using XGrowth.Api.Http;
 using XGrowth.Api.OpenApi;
 using XGrowth.Api.Webhooks;
@@ -42,6 +43,7 @@ public static class ApiServices
             .AllowCredentials()));
 
         builder.Services.AddClerkWebhooks();
+        builder.AddDevelopmentApi();
         return builder;
     }
 }

@@ -1,6 +1,7 @@
 using Scalar.AspNetCore;
 using XGrowth.Api;
 using XGrowth.Api.Calendar;
+using XGrowth.Api.Development;
 using XGrowth.Api.Posts;
 using XGrowth.Api.Users;
 using XGrowth.Api.Webhooks;
@@ -32,6 +33,7 @@ app.MapXAccountsApi();
 app.MapXConnectApi();
 app.MapPostsApi();
 app.MapCalendarApi();
+app.MapDevelopmentApi();
 
 await app.MigrateDatabaseAsync();
 await app.RunAsync();

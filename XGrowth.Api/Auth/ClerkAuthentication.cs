@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using XGrowth.Api.Development;
 
 namespace XGrowth.Api.Auth;
 
@@ -24,12 +25,16 @@ public static partial class ClerkAuthentication
 
     public static WebApplicationBuilder AddClerkAuthentication(this WebApplicationBuilder builder)
     {
-        var requireIssuer = builder.Environment.IsProduction();
+        var environment = builder.Environment;
         builder.Services.AddOptions<ClerkAuthOptions>().BindConfiguration(ClerkAuthOptions.Section)
             .ValidateDataAnnotations()
-            .Validate(options => options.HasIssuer || !requireIssuer,
+            .Validate(options => !options.Local || environment.IsDevelopment(),
+                $"Clerk:Local is on, but the environment is {environment.EnvironmentName}: the local sign-in (a token issuer of its own and "
+                + "the /dev endpoints) is for Development only. Remove Clerk:Local, or run in Development.")
+            .Validate(options => options.HasIssuer || !environment.IsProduction(),
                 "Clerk:Issuer is required in Production: set it to the Clerk instance's Frontend API URL.")
             .ValidateOnStart();
+        builder.Services.AddSingleton<LocalClerk>();
         // Short timeouts and one retry instead of the service defaults' 30 s: a request waits on this only when Clerk
         // rotated its keys or is unreachable. (RemoveAllResilienceHandlers is marked experimental; it is the way the
         // resilience package offers to replace the defaults for one client.)
@@ -46,9 +51,9 @@ public static partial class ClerkAuthentication
         builder.Services.AddSingleton<ClerkSigningKeys>();
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<ClerkAuthOptions>, ClerkSigningKeys>((jwt, clerk, keys) => Configure(jwt, clerk.Value, keys));
+            .Configure<IOptions<ClerkAuthOptions>, ClerkSigningKeys, LocalClerk>((jwt, clerk, keys, local) => Configure(jwt, clerk.Value, keys, local));
         builder.Services.AddAuthorization();
-        builder.Services.AddHostedService<MissingIssuerWarning>();
+        builder.Services.AddHostedService<SignInModeLog>();
         return builder;
     }
 
@@ -56,14 +61,17 @@ public static partial class ClerkAuthentication
     public static string ClerkUserId(this ClaimsPrincipal principal) =>
         principal.FindFirstValue(UserIdClaim) ?? throw new InvalidOperationException("The request is not authenticated.");
 
-    private static void Configure(JwtBearerOptions jwt, ClerkAuthOptions clerk, ClerkSigningKeys jwks)
+    private static void Configure(JwtBearerOptions jwt, ClerkAuthOptions clerk, ClerkSigningKeys jwks, LocalClerk local)
     {
+        // Local tokens go through every check below, only with the local issuer and key instead of Clerk's.
+        var issuer = local.IssuesTokens ? LocalClerk.Issuer : clerk.Issuer?.TrimEnd('/');
+        var useJwks = clerk.HasIssuer && string.IsNullOrWhiteSpace(clerk.JwtKey);
         jwt.MapInboundClaims = false;
         // A 401 says only "Bearer": why a token failed is logged, not told to whoever sent it.
         jwt.IncludeErrorDetails = false;
         jwt.TokenValidationParameters = new TokenValidationParameters
         {
-            ValidIssuer = clerk.Issuer?.TrimEnd('/'),
+            ValidIssuer = issuer,
             ValidateIssuer = true,
             ValidateAudience = false, // Clerk session tokens have no aud; azp is checked below.
             ValidateLifetime = true,
@@ -74,7 +82,11 @@ public static partial class ClerkAuthentication
             NameClaimType = UserIdClaim,
         };
 
-        if (!string.IsNullOrWhiteSpace(clerk.JwtKey))
+        if (local.IssuesTokens)
+        {
+            jwt.TokenValidationParameters.IssuerSigningKey = local.VerificationKey;
+        }
+        else if (!string.IsNullOrWhiteSpace(clerk.JwtKey))
         {
             var rsa = RSA.Create(); // Lives as long as the options: not disposed.
             rsa.ImportFromPem(clerk.JwtKey.Replace("\\n", "\n", StringComparison.Ordinal));
@@ -89,7 +101,7 @@ public static partial class ClerkAuthentication
         {
             OnMessageReceived = async context =>
             {
-                if (!clerk.HasIssuer)
+                if (issuer is null)
                 {
                     // No Clerk instance configured (a fresh clone): nobody can sign in, every protected call is a 401.
                     context.NoResult();
@@ -103,7 +115,7 @@ public static partial class ClerkAuthentication
                 }
 
                 // Only a request that carries a token needs the keys: anonymous endpoints (webhooks, health) never wait on Clerk.
-                if (string.IsNullOrWhiteSpace(clerk.JwtKey) && KeyIdOf(context) is { } kid)
+                if (useJwks && KeyIdOf(context) is { } kid)
                 {
                     await jwks.EnsureAsync(kid, context.HttpContext.RequestAborted);
                 }
@@ -182,12 +194,16 @@ public static partial class ClerkAuthentication
     private static ILogger Logger(HttpContext context) =>
         context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ClerkAuthentication));
 
-    /// <summary>Says at start, once, why every authenticated call will be a 401.</summary>
-    private sealed class MissingIssuerWarning(IOptions<ClerkAuthOptions> options, ILogger<MissingIssuerWarning> logger) : IHostedService
+    /// <summary>Says at start, once, how users sign in: with local tokens, or not at all until Clerk is configured.</summary>
+    private sealed class SignInModeLog(IOptions<ClerkAuthOptions> options, LocalClerk local, ILogger<SignInModeLog> logger) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            if (!options.Value.HasIssuer)
+            if (local.IssuesTokens)
+            {
+                Log.LocalSignIn(logger, local.DataDirectory);
+            }
+            else if (!options.Value.HasIssuer)
             {
                 Log.IssuerMissing(logger);
             }
@@ -203,6 +219,10 @@ public static partial class ClerkAuthentication
         [LoggerMessage(Level = LogLevel.Warning, Message =
             "Clerk:Issuer is not set: every authenticated endpoint answers 401 until it is (see README, 'Signing in with Clerk').")]
         public static partial void IssuerMissing(ILogger logger);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message =
+            "Local sign-in is on (Development, no Clerk:Issuer): session tokens come from POST /dev/tokens, signed with the key in {Directory}. Set Clerk:Issuer to sign in with Clerk.")]
+        public static partial void LocalSignIn(ILogger logger, string directory);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Session token rejected: {Reason}")]
         public static partial void TokenRejected(ILogger logger, string reason);

@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using XGrowth.Api.Development;
 using XGrowth.Data;
 
 namespace XGrowth.Api.Posts;
@@ -18,11 +19,12 @@ public sealed record PostResponse(
     /// <summary>For EF Core projections: reads only the columns the response needs.</summary>
     public static readonly Expression<Func<ScheduledPost, PostResponse>> FromEntity = post => new PostResponse(
         post.Id, post.XAccountId, post.Text, post.ScheduledAt, post.Status, post.XPostId,
-        post.XPostId == null ? null : "https://x.com/i/web/status/" + post.XPostId,
+        post.XPostId == null || post.XPostId.StartsWith(XSandbox.PostIdPrefix) ? null : "https://x.com/i/web/status/" + post.XPostId,
         post.PublishedAt, post.Error);
 
-    /// <summary>The post's address on X (this form needs no username).</summary>
-    public static string? UrlOnX(string? xPostId) => xPostId is null ? null : "https://x.com/i/web/status/" + xPostId;
+    /// <summary>The post's address on X (this form needs no username); none for a post of the local X sandbox.</summary>
+    public static string? UrlOnX(string? xPostId) =>
+        xPostId is null || xPostId.StartsWith(XSandbox.PostIdPrefix, StringComparison.Ordinal) ? null : "https://x.com/i/web/status/" + xPostId;
 
     private static readonly Func<ScheduledPost, PostResponse> FromEntityCompiled = FromEntity.Compile();
 

@@ -24,9 +24,12 @@ public static partial class ClerkWebhooksApi
     {
         services.AddOptions<ClerkWebhookOptions>().BindConfiguration(ClerkWebhookOptions.Section)
             .ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton(provider => new SvixSignatureVerifier(
-            SvixSignatureVerifier.ParseSecrets(provider.GetRequiredService<IOptions<ClerkWebhookOptions>>().Value.WebhookSecret),
-            provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(provider =>
+        {
+            var local = provider.GetRequiredService<Development.LocalClerk>();
+            var secret = local.SignsWebhooks ? local.WebhookSecret : provider.GetRequiredService<IOptions<ClerkWebhookOptions>>().Value.WebhookSecret;
+            return new SvixSignatureVerifier(SvixSignatureVerifier.ParseSecrets(secret), provider.GetRequiredService<TimeProvider>());
+        });
         services.AddSingleton<ClerkUserSync>();
         return services;
     }

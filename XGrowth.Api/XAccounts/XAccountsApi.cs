@@ -11,7 +11,13 @@ namespace XGrowth.Api.XAccounts;
 /// <summary>The signed-in user's connected X accounts.</summary>
 public static partial class XAccountsApi
 {
-    public sealed record XAccountResponse(Guid Id, string XUserId, string Username, XAccountStatus Status, DateTimeOffset ConnectedAt);
+    /// <summary>An X account as the frontend sees it; <c>sandbox</c> accounts publish to the local X sandbox (Development).</summary>
+    public sealed record XAccountResponse(Guid Id, string XUserId, string Username, XAccountStatus Status, DateTimeOffset ConnectedAt, bool Sandbox)
+    {
+        /// <summary>For EF Core projections: reads only the columns the response needs.</summary>
+        public static readonly System.Linq.Expressions.Expression<Func<XAccount, XAccountResponse>> FromEntity =
+            a => new XAccountResponse(a.Id, a.XUserId, a.Username, a.Status, a.ConnectedAt, a.Sandbox);
+    }
 
     public sealed record XAccountList(IReadOnlyList<XAccountResponse> Items, string? NextCursor);
 
@@ -33,7 +39,7 @@ public static partial class XAccountsApi
         var accounts = await db.XAccounts.AsNoTracking()
             .Where(a => a.UserId == userId && a.Status != XAccountStatus.Disconnected)
             .OrderBy(a => a.ConnectedAt).ThenBy(a => a.Id)
-            .Select(a => new XAccountResponse(a.Id, a.XUserId, a.Username, a.Status, a.ConnectedAt))
+            .Select(XAccountResponse.FromEntity)
             .ToListAsync(cancellationToken);
         // A user has a handful of accounts: one page always holds them all.
         return TypedResults.Ok(new XAccountList(accounts, null));
@@ -48,7 +54,7 @@ public static partial class XAccountsApi
         var userId = principal.ClerkUserId();
         var now = time.GetUtcNow();
         var tokens = await db.XAccounts.AsNoTracking().Where(a => a.Id == id && a.UserId == userId)
-            .Select(a => new { a.AccessTokenProtected, a.RefreshTokenProtected }).SingleOrDefaultAsync(cancellationToken);
+            .Select(a => new { a.AccessTokenProtected, a.RefreshTokenProtected, a.Sandbox }).SingleOrDefaultAsync(cancellationToken);
         // One transaction: the account is disconnected and its pending posts cancelled together, or neither.
         var strategy = db.Database.CreateExecutionStrategy();
         var found = await strategy.ExecuteAsync(async ct =>
@@ -76,7 +82,7 @@ public static partial class XAccountsApi
 
         // Best effort, after the disconnect is committed: X being down must not keep the user connected.
         var refreshToken = tokens?.RefreshTokenProtected ?? tokens?.AccessTokenProtected;
-        if (refreshToken is not null && services.X.IsConfigured)
+        if (refreshToken is not null && services.X.IsConfigured && tokens?.Sandbox == false)
         {
             try
             {

@@ -22,6 +22,12 @@ public sealed class XOptions : IValidatableObject
 
     public string ApiBaseUrl { get; set; } = "https://api.x.com";
 
+    /// <summary>
+    /// Where sandbox accounts publish instead of X: the API's local X sandbox (<c>{api}/dev/x-sandbox</c>), set by the
+    /// AppHost in Development. Unset: sandbox posts fail instead of reaching anything.
+    /// </summary>
+    public string? SandboxApiBaseUrl { get; set; }
+
     /// <summary>Whether connecting accounts can work: the client id and the two URLs are set.</summary>
     public bool IsConfigured => !string.IsNullOrWhiteSpace(ClientId) && !string.IsNullOrWhiteSpace(RedirectUri)
         && !string.IsNullOrWhiteSpace(FrontendReturnUrl);
@@ -31,7 +37,7 @@ public sealed class XOptions : IValidatableObject
         foreach (var (key, value, required) in new[]
         {
             (nameof(RedirectUri), RedirectUri, false), (nameof(FrontendReturnUrl), FrontendReturnUrl, false),
-            (nameof(AuthorizeUrl), AuthorizeUrl, true), (nameof(ApiBaseUrl), ApiBaseUrl, true),
+            (nameof(AuthorizeUrl), AuthorizeUrl, true), (nameof(ApiBaseUrl), ApiBaseUrl, true), (nameof(SandboxApiBaseUrl), SandboxApiBaseUrl, false),
         })
         {
             if ((required || !string.IsNullOrWhiteSpace(value))

@@ -3,6 +3,8 @@ using System.Net;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using apphost::XGrowth.AppHost;
 using Npgsql;
 using XGrowth.Api.Webhooks;
 using XGrowth.Tests.Infrastructure;
@@ -27,6 +29,7 @@ public sealed class AppHostFixture : IAsyncLifetime
             "Database:Port=0",
             $"Database:DataDirectory={_dataDirectory}",
             $"Clerk:WebhookSecret={ApiFactory.WebhookSecret}",
+            $"Clerk:LocalDataDirectory={Path.Combine(_dataDirectory, "local-clerk")}",
         ], (options, _) => options.DisableDashboard = true, timeout.Token);
         App = await builder.BuildAsync(timeout.Token);
         await App.StartAsync(timeout.Token);
@@ -82,6 +85,61 @@ public class AppHostTests(AppHostFixture fixture) : IClassFixture<AppHostFixture
         await connection.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand("SELECT email FROM users WHERE id = $1", connection) { Parameters = { new() { Value = userId } } };
         Assert.Equal("e2e@example.com", await command.ExecuteScalarAsync(cancellationToken));
+    }
+
+    private async Task<ExecuteCommandResult> RunCommandAsync(string command, CancellationToken cancellationToken, params (string Name, string Value)[] arguments)
+    {
+        var api = fixture.App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == "api");
+        var inputs = new InteractionInputCollection(
+            [.. arguments.Select(a => new InteractionInput { Name = a.Name, Label = a.Name, InputType = InputType.Text, Value = a.Value })]);
+        return await fixture.App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(api, command, inputs, cancellationToken);
+    }
+
+    [Fact]
+    public async Task The_dashboard_commands_take_a_local_user_from_sign_up_to_a_published_sandbox_post()
+    {
+        var cancellationToken = Bounded(TimeSpan.FromSeconds(120));
+        await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync("worker", cancellationToken);
+        var userId = "user_e2e_" + Guid.NewGuid().ToString("N")[..10];
+        var connectionString = await fixture.App.GetConnectionStringAsync("xgrowth", cancellationToken);
+        await using var database = NpgsqlDataSource.Create(connectionString!);
+
+        var signUp = await RunCommandAsync(DevelopmentCommands.SendTestUserCreated, cancellationToken, ("userId", userId), ("email", "walkthrough@example.com"));
+        Assert.True(signUp.Success, signUp.Message);
+        await using (var email = database.CreateCommand("SELECT email FROM users WHERE id = $1"))
+        {
+            email.Parameters.Add(new NpgsqlParameter { Value = userId });
+            Assert.Equal("walkthrough@example.com", await email.ExecuteScalarAsync(cancellationToken));
+        }
+
+        var token = await RunCommandAsync(DevelopmentCommands.IssueLocalToken, cancellationToken, ("userId", userId));
+        Assert.True(token.Success, token.Message);
+        using var client = fixture.App.CreateHttpClient("api");
+        client.DefaultRequestHeaders.Authorization = new("Bearer", token.Data!.Value);
+        using var me = await client.GetAsync("/api/me", cancellationToken);
+        Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+
+        var account = await RunCommandAsync(DevelopmentCommands.AddSandboxXAccount, cancellationToken, ("userId", userId), ("username", "sandbox_e2e"));
+        Assert.True(account.Success, account.Message);
+
+        var scheduled = await RunCommandAsync(DevelopmentCommands.ScheduleTestPost, cancellationToken, ("userId", userId), ("secondsAhead", "2"));
+        Assert.True(scheduled.Success, scheduled.Message);
+        var postId = Guid.Parse((string)System.Text.Json.Nodes.JsonNode.Parse(scheduled.Data!.Value)!["id"]!);
+
+        // The real worker, started by the AppHost, publishes it to the API's X sandbox.
+        string? status = null, xPostId = null;
+        while (status is null or "scheduled" or "publishing")
+        {
+            await Task.Delay(250, cancellationToken);
+            await using var read = database.CreateCommand("SELECT status, x_post_id FROM scheduled_posts WHERE id = $1");
+            read.Parameters.Add(new NpgsqlParameter { Value = postId });
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            Assert.True(await reader.ReadAsync(cancellationToken));
+            (status, xPostId) = (reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1));
+        }
+
+        Assert.Equal("published", status);
+        Assert.StartsWith("sandbox-", xPostId, StringComparison.Ordinal);
     }
 
     [Fact]

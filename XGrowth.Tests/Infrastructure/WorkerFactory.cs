@@ -6,7 +6,9 @@ using Microsoft.Extensions.Logging;
 namespace XGrowth.Tests.Infrastructure;
 
 /// <summary>A real worker, in process, on the API factory's database and fake X: one per "replica".</summary>
-public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null, int? leaseSeconds = null) : WebApplicationFactory<worker::Program>
+/// <param name="configure">Applied last: a test's own environment, settings or services.</param>
+public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null, int? leaseSeconds = null, Action<IWebHostBuilder>? configure = null)
+    : WebApplicationFactory<worker::Program>
 {
     public CapturingLoggerProvider Logs { get; } = new();
 
@@ -27,6 +29,8 @@ public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null, in
         {
             builder.UseSetting("Publishing:Lease", TimeSpan.FromSeconds(lease).ToString("c", System.Globalization.CultureInfo.InvariantCulture));
         }
+
+        configure?.Invoke(builder);
     }
 
     /// <summary>Starts the worker (the host starts on first use).</summary>

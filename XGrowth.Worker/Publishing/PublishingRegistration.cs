@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Http.Resilience;
+using XGrowth.Data.X;
 
 namespace XGrowth.Worker.Publishing;
 
@@ -7,6 +8,11 @@ public static class PublishingRegistration
     public static WebApplicationBuilder AddPublishing(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<PublishingOptions>().BindConfiguration(PublishingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var environment = builder.Environment;
+        builder.Services.AddOptions<XOptions>()
+            .Validate(x => x.SandboxApiBaseUrl is null || environment.IsDevelopment(),
+                $"X:SandboxApiBaseUrl is set, but the environment is {environment.EnvironmentName}: the X sandbox is for Development only. Remove the setting.")
+            .ValidateOnStart();
         // No retries: X has no idempotency key, so a retried POST could publish twice. The worker classifies every
         // failure itself. (RemoveAllResilienceHandlers is marked experimental; it replaces the service defaults here.)
 #pragma warning disable EXTEXP0001

@@ -35,9 +35,11 @@ public abstract record PublishResult
 /// <remarks>The client has no retry handler: X has no idempotency key, so a retry could post twice.</remarks>
 public sealed class XPostClient(HttpClient http, IOptions<XOptions> options, TimeProvider time)
 {
-    public async Task<PublishResult> CreatePostAsync(string accessToken, string text, CancellationToken cancellationToken)
+    /// <param name="sandbox">Send to the local X sandbox (<see cref="XOptions.SandboxApiBaseUrl"/>, which must be set) instead of X.</param>
+    public async Task<PublishResult> CreatePostAsync(string accessToken, string text, bool sandbox, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, options.Value.ApiBaseUrl.TrimEnd('/') + "/2/tweets")
+        var baseUrl = sandbox ? options.Value.SandboxApiBaseUrl ?? throw new InvalidOperationException("X:SandboxApiBaseUrl is not set.") : options.Value.ApiBaseUrl;
+        using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl.TrimEnd('/') + "/2/tweets")
         {
             Content = JsonContent.Create(new JsonObject { ["text"] = text }),
         };
