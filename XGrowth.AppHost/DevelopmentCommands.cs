@@ -30,7 +30,7 @@ public static class DevelopmentCommands
         api.WithCommand(SendTestUserCreated, "Send test user.created", async context =>
         {
             var userId = UserIdOf(context);
-            using var http = new HttpClient { BaseAddress = new Uri(await endpoint.GetValueAsync(context.CancellationToken) ?? "") };
+            using var http = await ApiClientAsync(endpoint, context.CancellationToken);
             using var response = await http.PostAsJsonAsync("/dev/clerk/user-created", new JsonObject
             {
                 ["userId"] = userId,
@@ -46,7 +46,7 @@ public static class DevelopmentCommands
         api.WithCommand(IssueLocalToken, "Issue local token", async context =>
         {
             var userId = UserIdOf(context);
-            using var http = new HttpClient { BaseAddress = new Uri(await endpoint.GetValueAsync(context.CancellationToken) ?? "") };
+            using var http = await ApiClientAsync(endpoint, context.CancellationToken);
             var (token, problem) = await TokenAsync(http, userId, context.CancellationToken);
             return token is null
                 ? CommandResults.Failure(problem!)
@@ -56,7 +56,7 @@ public static class DevelopmentCommands
         api.WithCommand(AddSandboxXAccount, "Add sandbox X account", async context =>
         {
             var userId = UserIdOf(context);
-            using var http = new HttpClient { BaseAddress = new Uri(await endpoint.GetValueAsync(context.CancellationToken) ?? "") };
+            using var http = await ApiClientAsync(endpoint, context.CancellationToken);
             var (token, problem) = await TokenAsync(http, userId, context.CancellationToken);
             if (token is null)
             {
@@ -76,7 +76,7 @@ public static class DevelopmentCommands
             var userId = UserIdOf(context);
             var secondsAhead = int.TryParse(context.Arguments.GetString("secondsAhead"), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
                 && seconds is >= 1 and <= 3600 ? seconds : 60;
-            using var http = new HttpClient { BaseAddress = new Uri(await endpoint.GetValueAsync(context.CancellationToken) ?? "") };
+            using var http = await ApiClientAsync(endpoint, context.CancellationToken);
             var (token, problem) = await TokenAsync(http, userId, context.CancellationToken);
             if (token is null)
             {
@@ -108,6 +108,16 @@ public static class DevelopmentCommands
 
         return api;
     }
+
+    /// <summary>
+    /// A client for the API. It sends no trace context: each call is then a trace of its own in the dashboard, named
+    /// after its request (otherwise a command's calls would all hang under the first one's trace).
+    /// </summary>
+    private static async Task<HttpClient> ApiClientAsync(EndpointReference endpoint, CancellationToken cancellationToken) =>
+        new(new SocketsHttpHandler { ActivityHeadersPropagator = null })
+        {
+            BaseAddress = new Uri(await endpoint.GetValueAsync(cancellationToken) ?? throw new InvalidOperationException("The API has no address yet.")),
+        };
 
     private static CommandOptions Options(string description, string icon, params InteractionInput[] arguments) => new()
     {
