@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Caching.Memory;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -7,8 +8,19 @@ namespace XGrowth.Api.Auth;
 /// Makes the row of a signed-in user whose <c>user.created</c> webhook has not arrived yet (the webhook fills in the
 /// profile later), and tells whether the user was deleted.
 /// </summary>
+/// <remarks>
+/// A user found active is remembered for <see cref="ActiveUserCacheTime"/>, so that a signed-in frontend's calls do not
+/// each cost a database round trip. A <c>user.deleted</c> handled by this process forgets the user at once; another
+/// replica may still accept the user's tokens for at most that long, which is less than the minute a Clerk session
+/// token stays valid anyway.
+/// </remarks>
 public sealed class ClerkUserProvisioning(NpgsqlDataSource dataSource, TimeProvider time)
 {
+    public static readonly TimeSpan ActiveUserCacheTime = TimeSpan.FromSeconds(30);
+
+    // Bounded: only users with a valid token get in, but memory must not grow with them without limit.
+    private readonly MemoryCache _activeUsers = new(new MemoryCacheOptions { SizeLimit = 100_000, Clock = new TimeProviderClock(time) });
+
     // One round trip: the insert does nothing for a known user, whose row the second branch reads.
     private const string EnsureSql = """
         WITH inserted AS (
@@ -24,6 +36,25 @@ public sealed class ClerkUserProvisioning(NpgsqlDataSource dataSource, TimeProvi
     /// <summary>True when the user exists (now) and is not deleted.</summary>
     public async Task<bool> EnsureActiveUserAsync(string userId, CancellationToken cancellationToken)
     {
+        if (_activeUsers.TryGetValue(userId, out _))
+        {
+            return true;
+        }
+
+        if (await EnsureInDatabaseAsync(userId, cancellationToken))
+        {
+            _activeUsers.Set(userId, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = ActiveUserCacheTime });
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The user was deleted: their next call checks the database again.</summary>
+    public void Forget(string userId) => _activeUsers.Remove(userId);
+
+    private async Task<bool> EnsureInDatabaseAsync(string userId, CancellationToken cancellationToken)
+    {
         // A second try covers the row being inserted concurrently (by a webhook) after this statement's snapshot.
         for (var attempt = 0; attempt < 2; attempt++)
         {
@@ -38,4 +69,10 @@ public sealed class ClerkUserProvisioning(NpgsqlDataSource dataSource, TimeProvi
 
         return false;
     }
+}
+
+/// <summary>The cache's clock is the application's <see cref="TimeProvider"/>, so that tests can move time.</summary>
+internal sealed class TimeProviderClock(TimeProvider time) : Microsoft.Extensions.Internal.ISystemClock
+{
+    public DateTimeOffset UtcNow => time.GetUtcNow();
 }

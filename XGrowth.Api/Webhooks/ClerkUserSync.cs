@@ -27,7 +27,7 @@ public enum WebhookOutcome
 /// and records its <c>svix-id</c> in the same step as its effect: concurrent deliveries of one message wait on the
 /// <c>clerk_webhook_deliveries</c> key and all but one find it taken.
 /// </summary>
-public sealed class ClerkUserSync(NpgsqlDataSource dataSource, TimeProvider time)
+public sealed class ClerkUserSync(NpgsqlDataSource dataSource, TimeProvider time, Auth.ClerkUserProvisioning users)
 {
     // The last column reads the row as it was before this statement (one snapshot for the whole statement), which
     // tells a stale event from one about a deleted user.
@@ -78,8 +78,12 @@ public sealed class ClerkUserSync(NpgsqlDataSource dataSource, TimeProvider time
             Text(user.PrimaryEmail), Text(user.FirstName), Text(user.LastName), Text(user.Username), Text(user.ImageUrl),
             new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = (object?)user.ClerkUpdatedAt ?? DBNull.Value });
 
-    public Task<WebhookOutcome> DeleteAsync(string svixId, string eventType, string userId, CancellationToken cancellationToken) =>
-        ExecuteAsync(DeleteSql, svixId, eventType, userId, cancellationToken);
+    public async Task<WebhookOutcome> DeleteAsync(string svixId, string eventType, string userId, CancellationToken cancellationToken)
+    {
+        var outcome = await ExecuteAsync(DeleteSql, svixId, eventType, userId, cancellationToken);
+        users.Forget(userId);
+        return outcome;
+    }
 
     private async Task<WebhookOutcome> ExecuteAsync(
         string sql, string svixId, string eventType, string userId, CancellationToken cancellationToken, params NpgsqlParameter[] extra)

@@ -56,6 +56,45 @@ public class CalendarApiTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task Calendar_posts_are_the_same_json_as_the_posts_endpoint_gives()
+    {
+        var userId = ApiFactory.NewUserId();
+        var accountId = await api.AddXAccountAsync(userId);
+        using var client = api.ClientFor(userId);
+        var noon = new DateTimeOffset(Day.ToDateTime(new TimeOnly(12, 0)), TimeSpan.Zero);
+        var plain = await Schedule(client, accountId, "plain", noon);
+        var escaped = await Schedule(client, accountId, "quotes \" and \\ <b>&amp; 'x' +1\n新年快乐 👩‍👩‍👧 e\u0301", noon.AddMinutes(1));
+        var published = await Schedule(client, accountId, "published", noon.AddMinutes(2));
+        var failed = await Schedule(client, accountId, "failed", noon.AddMinutes(3));
+        var sandbox = await Schedule(client, accountId, "sandbox", noon.AddMinutes(4));
+        async Task Set(string id, string status, string? xPostId, string? error)
+        {
+            await using var update = api.Database.CreateCommand(
+                "UPDATE scheduled_posts SET status = $2, x_post_id = $3, published_at = $4, error = $5 WHERE id = $1::uuid");
+            update.Parameters.Add(new Npgsql.NpgsqlParameter { Value = id });
+            update.Parameters.Add(new Npgsql.NpgsqlParameter { Value = status });
+            update.Parameters.Add(new Npgsql.NpgsqlParameter { Value = (object?)xPostId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            update.Parameters.Add(new Npgsql.NpgsqlParameter { Value = xPostId is null ? DBNull.Value : noon.AddMinutes(2).AddTicks(1234567), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+            update.Parameters.Add(new Npgsql.NpgsqlParameter { Value = (object?)error ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            Assert.Equal(1, await update.ExecuteNonQueryAsync(Ct));
+        }
+
+        await Set(published, "published", "1866778899001122334", null);
+        await Set(failed, "failed", null, "X refused the post: \"duplicate\" <content>");
+        await Set(sandbox, "published", "sandbox-17956849040970001", null);
+
+        var calendar = (await client.GetFromJsonAsync<JsonObject>($"/api/calendar?from={Date(Day)}&to={Date(Day)}&tz=Asia/Tokyo", Ct))!;
+        var posts = calendar["days"]!.AsArray().SelectMany(d => d!["posts"]!.AsArray()).ToArray();
+
+        Assert.Equal([plain, escaped, published, failed, sandbox], posts.Select(p => (string)p!["id"]!));
+        foreach (var post in posts)
+        {
+            var single = await client.GetFromJsonAsync<JsonObject>($"/api/posts/{(string)post!["id"]!}", Ct);
+            Assert.True(JsonNode.DeepEquals(single, post), $"calendar: {post.ToJsonString()}\nposts:    {single!.ToJsonString()}");
+        }
+    }
+
+    [Fact]
     public async Task Ninety_three_days_are_allowed()
     {
         using var client = api.ClientFor(ApiFactory.NewUserId());
