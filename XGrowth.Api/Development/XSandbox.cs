@@ -94,12 +94,12 @@ public sealed class XSandbox(TimeProvider time)
             statusCode: StatusCodes.Status201Created);
     }
 
-    /// <summary>An error body as X writes it.</summary>
+    /// <summary>An error body as X writes it (a problem document).</summary>
     private static IResult XProblem(int status, string title, string detail) => Results.Json(new JsonObject
     {
         ["title"] = title,
         ["detail"] = detail,
         ["type"] = "about:blank",
         ["status"] = status,
-    }, statusCode: status);
+    }, contentType: "application/problem+json", statusCode: status);
 }

@@ -176,5 +176,6 @@ public class SandboxTests(DevelopmentApiFactory api) : IClassFixture<Development
 
         Assert.Equal(HttpStatusCode.Unauthorized, noToken.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, noText.StatusCode);
+        Assert.Equal("application/problem+json", noText.Content.Headers.ContentType?.MediaType);
     }
 }
