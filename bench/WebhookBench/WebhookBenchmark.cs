@@ -26,8 +26,10 @@ internal static class WebhookBenchmark
             // Production requires an issuer; webhooks do not use it.
             ["Clerk__Issuer"] = "https://bench.clerk.accounts.dev",
         });
-        await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
-        var sync = new ClerkUserSync(dataSource, TimeProvider.System);
+        // The raw side prepares its statements as the services do (XGrowth.Data's Max Auto Prepare), so that the
+        // comparison is of the service's own work, not of statement preparation.
+        await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString + ";Max Auto Prepare=64");
+        var sync = new ClerkUserSync(dataSource, TimeProvider.System, new XGrowth.Api.Auth.ClerkUserProvisioning(dataSource, TimeProvider.System));
 
         Console.WriteLine($"Clerk webhooks: {events} events (user.created then user.updated of {events / 2} distinct users, " +
             $"{MakeEvents(2, "size")[0].Body.Length} bytes each), concurrency {concurrency}, {Environment.ProcessorCount} cores shared by client, API and PostgreSQL");
