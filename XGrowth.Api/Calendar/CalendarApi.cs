@@ -167,7 +167,6 @@ public static class CalendarApi
             var response = httpContext.Response;
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = "application/json; charset=utf-8";
-            var days = PostsByLocalDay();
             await using var writer = new Utf8JsonWriter(response.BodyWriter);
             writer.WriteStartObject();
             writer.WriteString(TimeZoneName, zone.Id);
@@ -178,9 +177,12 @@ public static class CalendarApi
                 writer.WriteStartObject();
                 WriteDate(writer, day);
                 writer.WriteStartArray(PostsName);
-                for (; next < days.Length && days[next].Day == day; next++)
+                // Posts come in time order: this day's are those before the next local midnight (the same boundaries
+                // as the query's range), with no time zone conversion per post.
+                var endOfDay = StartOfDay(day.AddDays(1), zone);
+                for (; next < posts.Count && posts[next].ScheduledAt < endOfDay; next++)
                 {
-                    WritePost(writer, days[next].Post);
+                    WritePost(writer, posts[next]);
                 }
 
                 writer.WriteEndArray();
@@ -196,23 +198,6 @@ public static class CalendarApi
             writer.WriteEndObject();
             writer.Flush();
             await response.BodyWriter.FlushAsync(httpContext.RequestAborted);
-        }
-
-        /// <summary>The posts with their local day, in day order, and within a day in time order.</summary>
-        private (DateOnly Day, PostResponse Post)[] PostsByLocalDay()
-        {
-            var days = new (DateOnly Day, PostResponse Post)[posts.Count];
-            var ordered = true;
-            for (var i = 0; i < days.Length; i++)
-            {
-                var day = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(posts[i].ScheduledAt, zone).DateTime);
-                days[i] = (day, posts[i]);
-                ordered &= i == 0 || days[i - 1].Day <= day;
-            }
-
-            // Posts come in time order, so their local days are in order too, unless a zone's rule ever sets the clock
-            // back across midnight (none does today): then sort, keeping time order within a day.
-            return ordered ? days : [.. days.OrderBy(d => d.Day)];
         }
 
         private static void WriteDate(Utf8JsonWriter writer, DateOnly day)

@@ -95,6 +95,31 @@ public class CalendarApiTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task Days_of_a_clock_change_hold_their_own_posts()
+    {
+        var userId = ApiFactory.NewUserId();
+        var accountId = await api.AddXAccountAsync(userId);
+        using var client = api.ClientFor(userId);
+        // Berlin: 2027-03-28 is 23 hours long (UTC+1 → +2 at 01:00 UTC), 2027-10-31 is 25 hours (+2 → +1 at 01:00 UTC).
+        foreach (var (text, utc) in new[]
+        {
+            ("spring first", "2027-03-27T23:30:00Z"), ("spring last", "2027-03-28T21:59:00Z"), ("spring next day", "2027-03-28T22:00:00Z"),
+            ("autumn first", "2027-10-30T22:30:00Z"), ("autumn repeated hour", "2027-10-31T00:30:00Z"), ("autumn last", "2027-10-31T22:59:00Z"),
+            ("autumn next day", "2027-10-31T23:00:00Z"),
+        })
+        {
+            await Schedule(client, accountId, text, DateTimeOffset.Parse(utc, CultureInfo.InvariantCulture));
+        }
+
+        async Task<string[][]> Days(string from, string to) =>
+            [.. (await client.GetFromJsonAsync<JsonObject>($"/api/calendar?from={from}&to={to}&tz=Europe/Berlin", Ct))!["days"]!.AsArray()
+                .Select(day => day!["posts"]!.AsArray().Select(p => (string)p!["text"]!).ToArray())];
+
+        Assert.Equal([[], ["spring first", "spring last"], ["spring next day"]], await Days("2027-03-27", "2027-03-29"));
+        Assert.Equal([[], ["autumn first", "autumn repeated hour", "autumn last"], ["autumn next day"]], await Days("2027-10-30", "2027-11-01"));
+    }
+
+    [Fact]
     public async Task Ninety_three_days_are_allowed()
     {
         using var client = api.ClientFor(ApiFactory.NewUserId());
