@@ -3,6 +3,8 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.Tokens;
 using XGrowth.Api.Webhooks;
 using XGrowth.Tests.Infrastructure;
@@ -168,6 +170,37 @@ public class ClerkAuthenticationTests(ApiFactory api) : IClassFixture<ApiFactory
 
         using var response = await GetMe("Bearer " + api.Clerk.Mint(userId));
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Another_api_process_refuses_a_deleted_user_once_its_memory_of_the_user_expires()
+    {
+        var userId = ApiFactory.NewUserId();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        // A second API process on the same database, with a clock the test moves.
+        await using var other = api.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(time)));
+        using var client = other.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", api.Clerk.Mint(userId));
+        using (var first = await client.GetAsync("/api/me", TestContext.Current.CancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        // Deleted through this fixture's API: the other process is not told.
+        using (var deleted = await api.PostSignedWebhookAsync(ClerkSampleEvents.UserDeleted(userId, DateTimeOffset.UtcNow)))
+        {
+            Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+        }
+
+        // Within the memory window the token still passes there, but the user's data is gone.
+        using (var within = await client.GetAsync("/api/me", TestContext.Current.CancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, within.StatusCode);
+        }
+
+        time.Advance(XGrowth.Api.Auth.ClerkUserProvisioning.ActiveUserCacheTime + TimeSpan.FromSeconds(1));
+        using var after = await client.GetAsync("/api/me", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
     }
 
     [Fact]
