@@ -82,7 +82,7 @@ public static partial class DevelopmentApi
     {
         if (!local.IssuesTokens)
         {
-            return ApiProblems.NotFound("Local sign-in is off because Clerk:Issuer is set: sign in through Clerk.");
+            return ApiProblems.NotFound(local.WhyNoTokens!);
         }
 
         var errors = new Dictionary<string, string[]>();

@@ -36,6 +36,9 @@ public sealed class LocalClerk
         // Never outside Development, whatever the settings say (the options validation also stops the API then).
         var on = _auth.Local && environment.IsDevelopment();
         IssuesTokens = on && !_auth.HasIssuer;
+        WhyNoTokens = IssuesTokens ? null
+            : _auth.HasIssuer ? "Local sign-in is off because Clerk:Issuer is set: sign in through Clerk."
+            : "Local sign-in is off: Clerk:Local is not set (it is on in appsettings.Development.json).";
         SignsWebhooks = on && string.IsNullOrWhiteSpace(webhooks.Value.WebhookSecret);
         DataDirectory = string.IsNullOrWhiteSpace(_auth.LocalDataDirectory) ? DefaultDataDirectory() : _auth.LocalDataDirectory;
         _signingKey = new(() => LoadSigningKey(ReadOrCreate(SigningKeyFile, NewSigningKeyPem)));
@@ -44,6 +47,9 @@ public sealed class LocalClerk
 
     /// <summary>Session tokens come from <c>POST /dev/tokens</c> and are verified with the local key.</summary>
     public bool IssuesTokens { get; }
+
+    /// <summary>Why <c>POST /dev/tokens</c> issues nothing, in words a developer can act on; null when it does.</summary>
+    public string? WhyNoTokens { get; }
 
     /// <summary>Webhooks are verified with the local secret (no <c>Clerk:WebhookSecret</c> set).</summary>
     public bool SignsWebhooks { get; }

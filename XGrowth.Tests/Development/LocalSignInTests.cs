@@ -216,6 +216,24 @@ public class LocalSignInTests(DevelopmentApiFactory api) : IClassFixture<Develop
         Assert.Equal(HttpStatusCode.OK, clerkMe.StatusCode);
     }
 
+    [Fact]
+    public async Task With_clerk_local_off_development_has_no_local_issuer_and_no_local_webhook_secret()
+    {
+        await using var noLocal = api.WithWebHostBuilder(builder => builder.UseSetting("Clerk:Local", "false"));
+        using var client = noLocal.CreateClient();
+
+        using var issue = await PostJsonAsync(client, "/dev/tokens", """{ "userId": "user_1" }""");
+        using var webhook = await PostJsonAsync(client, "/dev/clerk/user-created", """{ "userId": "user_1" }""");
+        using var localClient = await api.LocalClientForAsync(ApiFactory.NewUserId());
+        client.DefaultRequestHeaders.Authorization = localClient.DefaultRequestHeaders.Authorization;
+        using var me = await client.GetAsync("/api/me", Ct);
+
+        Assert.Equal(HttpStatusCode.NotFound, issue.StatusCode);
+        Assert.Contains("Clerk:Local is not set", await issue.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, webhook.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, me.StatusCode);
+    }
+
     [Theory]
     [InlineData("Production")]
     [InlineData("Staging")]
