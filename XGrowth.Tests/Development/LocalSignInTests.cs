@@ -122,6 +122,20 @@ public class LocalSignInTests(DevelopmentApiFactory api) : IClassFixture<Develop
     }
 
     [Fact]
+    public async Task Oversized_development_requests_are_413_and_write_nothing()
+    {
+        using var client = api.CreateClient();
+        var userId = ApiFactory.NewUserId();
+        var padding = new string('x', 70 * 1024);
+        using var token = await PostJsonAsync(client, "/dev/tokens", $$"""{ "userId": "{{userId}}{{padding}}" }""");
+        using var webhook = await PostJsonAsync(client, "/dev/clerk/user-created", $$"""{ "userId": "{{userId}}", "firstName": "{{padding}}" }""");
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, token.StatusCode);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, webhook.StatusCode);
+        Assert.Equal(0, await api.CountAsync("SELECT count(*) FROM users WHERE id = $1", userId));
+    }
+
+    [Fact]
     public async Task Test_user_created_is_signed_verified_and_written()
     {
         var userId = ApiFactory.NewUserId();
