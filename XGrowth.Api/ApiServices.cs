@@ -2,12 +2,11 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
 using XGrowth.Api.Auth;
-using XGrowth.Api.Development;
 using XGrowth.Api.Http;
 using XGrowth.Api.OpenApi;
 using XGrowth.Api.Webhooks;
 using XGrowth.Data;
-using XGrowth.Data.X;
+using XGrowth.X;
 
 namespace XGrowth.Api;
 
@@ -43,7 +42,6 @@ public static class ApiServices
             .AllowCredentials()));
 
         builder.Services.AddClerkWebhooks();
-        builder.AddDevelopmentApi();
         return builder;
     }
 }

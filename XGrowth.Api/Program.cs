@@ -1,7 +1,6 @@
 using Scalar.AspNetCore;
 using XGrowth.Api;
 using XGrowth.Api.Calendar;
-using XGrowth.Api.Development;
 using XGrowth.Api.Posts;
 using XGrowth.Api.Users;
 using XGrowth.Api.Webhooks;
@@ -33,7 +32,6 @@ app.MapXAccountsApi();
 app.MapXConnectApi();
 app.MapPostsApi();
 app.MapCalendarApi();
-app.MapDevelopmentApi();
 
 await app.MigrateDatabaseAsync();
 await app.RunAsync();

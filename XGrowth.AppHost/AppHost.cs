@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Hosting;
 using XGrowth.AppHost;
 using XGrowth.AppHost.Database;
 
@@ -11,11 +10,6 @@ var api = builder.AddProject<Projects.XGrowth_Api>("api")
     .WithReference(database).WaitFor(databaseServer)
     .WithOutsideSettings(builder, "Clerk", "X")
     .WithHttpHealthCheck("/health");
-if (builder.Environment.IsDevelopment())
-{
-    // Try the flow without Clerk or X: see README, "Five minutes, no Clerk, no X".
-    api.WithDevelopmentCommands();
-}
 
 // The worker needs the schema, which the API's migrations create: waiting for the API gives it that. Replicas share
 // the due posts safely (SKIP LOCKED claims).
@@ -25,10 +19,12 @@ var worker = builder.AddProject<Projects.XGrowth_Worker>("worker")
     .WaitFor(api)
     .WithOutsideSettings(builder, "X", "Publishing")
     .WithHttpHealthCheck("/health");
-if (builder.Environment.IsDevelopment())
+
+if (StandIns.AreNeeded(builder))
 {
-    // Sandbox X accounts publish to the API's local X sandbox instead of X.
-    worker.WithEnvironment("X__SandboxApiBaseUrl", ReferenceExpression.Create($"{api.GetEndpoint("http")}/dev/x-sandbox"));
+    // Development without Clerk or X configured: local stand-ins, and the walkthrough's steps as dashboard commands
+    // (README, "Five minutes, no Clerk, no X").
+    builder.AddStandIns(api, worker).WithDevelopmentCommands(api);
 }
 
 builder.Build().Run();

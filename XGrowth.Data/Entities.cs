@@ -63,12 +63,6 @@ public sealed class XAccount
     /// <summary>X answered 429 for this account: no post of it is tried before this time.</summary>
     public DateTimeOffset? RateLimitedUntil { get; set; }
 
-    /// <summary>
-    /// A development account that publishes to the local X sandbox (<c>X:SandboxApiBaseUrl</c>) instead of X. Only
-    /// the Development-only endpoints create one.
-    /// </summary>
-    public bool Sandbox { get; set; }
-
     public List<ScheduledPost> Posts { get; set; } = [];
 }
 

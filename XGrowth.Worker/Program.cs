@@ -1,5 +1,5 @@
 using XGrowth.Data;
-using XGrowth.Data.X;
+using XGrowth.X;
 using XGrowth.Worker;
 using XGrowth.Worker.Publishing;
 

@@ -20,16 +20,6 @@ public sealed class ClerkAuthOptions : IValidatableObject
     /// <summary>The frontend origins allowed as <c>azp</c> and for CORS, separated by commas or spaces.</summary>
     public string? AuthorizedParties { get; set; }
 
-    /// <summary>
-    /// Development only: stand in for Clerk when it is not configured: issue session tokens locally (when
-    /// <see cref="Issuer"/> is not set) and sign webhooks with a local secret (when <c>WebhookSecret</c> is not set).
-    /// On in <c>appsettings.Development.json</c>; the API refuses to start with it in any other environment.
-    /// </summary>
-    public bool Local { get; set; }
-
-    /// <summary>Where the local stand-in keeps its signing key and webhook secret; default <c>~/.local/share/xgrowth/local-clerk</c>.</summary>
-    public string? LocalDataDirectory { get; set; }
-
     public bool HasIssuer => !string.IsNullOrWhiteSpace(Issuer);
 
     public string EffectiveJwksUrl() => string.IsNullOrWhiteSpace(JwksUrl) ? $"{Issuer!.TrimEnd('/')}/.well-known/jwks.json" : JwksUrl;

@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
-using XGrowth.Api.Development;
 
 namespace XGrowth.Api.Auth;
 
@@ -28,13 +27,9 @@ public static partial class ClerkAuthentication
         var environment = builder.Environment;
         builder.Services.AddOptions<ClerkAuthOptions>().BindConfiguration(ClerkAuthOptions.Section)
             .ValidateDataAnnotations()
-            .Validate(options => !options.Local || environment.IsDevelopment(),
-                $"Clerk:Local is on, but the environment is {environment.EnvironmentName}: the local sign-in (a token issuer of its own and "
-                + "the /dev endpoints) is for Development only. Remove Clerk:Local, or run in Development.")
             .Validate(options => options.HasIssuer || !environment.IsProduction(),
                 "Clerk:Issuer is required in Production: set it to the Clerk instance's Frontend API URL.")
             .ValidateOnStart();
-        builder.Services.AddSingleton<LocalClerk>();
         // Short timeouts and one retry instead of the service defaults' 30 s: a request waits on this only when Clerk
         // rotated its keys or is unreachable. (RemoveAllResilienceHandlers is marked experimental; it is the way the
         // resilience package offers to replace the defaults for one client.)
@@ -51,7 +46,7 @@ public static partial class ClerkAuthentication
         builder.Services.AddSingleton<ClerkSigningKeys>();
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<ClerkAuthOptions>, ClerkSigningKeys, LocalClerk>((jwt, clerk, keys, local) => Configure(jwt, clerk.Value, keys, local));
+            .Configure<IOptions<ClerkAuthOptions>, ClerkSigningKeys>((jwt, clerk, keys) => Configure(jwt, clerk.Value, keys));
         builder.Services.AddAuthorization();
         builder.Services.AddHostedService<SignInModeLog>();
         return builder;
@@ -61,10 +56,9 @@ public static partial class ClerkAuthentication
     public static string ClerkUserId(this ClaimsPrincipal principal) =>
         principal.FindFirstValue(UserIdClaim) ?? throw new InvalidOperationException("The request is not authenticated.");
 
-    private static void Configure(JwtBearerOptions jwt, ClerkAuthOptions clerk, ClerkSigningKeys jwks, LocalClerk local)
+    private static void Configure(JwtBearerOptions jwt, ClerkAuthOptions clerk, ClerkSigningKeys jwks)
     {
-        // Local tokens go through every check below, only with the local issuer and key instead of Clerk's.
-        var issuer = local.IssuesTokens ? LocalClerk.Issuer : clerk.Issuer?.TrimEnd('/');
+        var issuer = clerk.Issuer?.TrimEnd('/');
         var useJwks = clerk.HasIssuer && string.IsNullOrWhiteSpace(clerk.JwtKey);
         jwt.MapInboundClaims = false;
         // A 401 says only "Bearer": why a token failed is logged, not told to whoever sent it.
@@ -82,11 +76,7 @@ public static partial class ClerkAuthentication
             NameClaimType = UserIdClaim,
         };
 
-        if (local.IssuesTokens)
-        {
-            jwt.TokenValidationParameters.IssuerSigningKey = local.VerificationKey;
-        }
-        else if (!string.IsNullOrWhiteSpace(clerk.JwtKey))
+        if (!string.IsNullOrWhiteSpace(clerk.JwtKey))
         {
             var rsa = RSA.Create(); // Lives as long as the options: not disposed.
             rsa.ImportFromPem(clerk.JwtKey.Replace("\\n", "\n", StringComparison.Ordinal));
@@ -194,16 +184,12 @@ public static partial class ClerkAuthentication
     private static ILogger Logger(HttpContext context) =>
         context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ClerkAuthentication));
 
-    /// <summary>Says at start, once, how users sign in: with local tokens, or not at all until Clerk is configured.</summary>
-    private sealed class SignInModeLog(IOptions<ClerkAuthOptions> options, LocalClerk local, ILogger<SignInModeLog> logger) : IHostedService
+    /// <summary>Says at start, once, when nobody can sign in because Clerk is not configured.</summary>
+    private sealed class SignInModeLog(IOptions<ClerkAuthOptions> options, ILogger<SignInModeLog> logger) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            if (local.IssuesTokens)
-            {
-                Log.LocalSignIn(logger, local.DataDirectory);
-            }
-            else if (!options.Value.HasIssuer)
+            if (!options.Value.HasIssuer)
             {
                 Log.IssuerMissing(logger);
             }
@@ -219,10 +205,6 @@ public static partial class ClerkAuthentication
         [LoggerMessage(Level = LogLevel.Warning, Message =
             "Clerk:Issuer is not set: every authenticated endpoint answers 401 until it is (see README, 'Signing in with Clerk').")]
         public static partial void IssuerMissing(ILogger logger);
-
-        [LoggerMessage(Level = LogLevel.Warning, Message =
-            "Local sign-in is on (Development, no Clerk:Issuer): session tokens come from POST /dev/tokens, signed with the key in {Directory}. Set Clerk:Issuer to sign in with Clerk.")]
-        public static partial void LocalSignIn(ILogger logger, string directory);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Session token rejected: {Reason}")]
         public static partial void TokenRejected(ILogger logger, string reason);

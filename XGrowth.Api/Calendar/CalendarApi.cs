@@ -9,6 +9,7 @@ using NpgsqlTypes;
 using XGrowth.Api.Auth;
 using XGrowth.Api.Posts;
 using XGrowth.Data;
+using XGrowth.X;
 
 namespace XGrowth.Api.Calendar;
 
@@ -34,7 +35,7 @@ public static class CalendarApi
     }
 
     internal static async Task<Results<CalendarJson, ValidationProblem>> GetAsync(
-        [AsParameters] CalendarQuery query, ClaimsPrincipal principal, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+        [AsParameters] CalendarQuery query, ClaimsPrincipal principal, NpgsqlDataSource dataSource, XPostLinks links, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (query.From is null)
@@ -86,7 +87,7 @@ public static class CalendarApi
         var start = StartOfDay(from, zone!);
         var end = StartOfDay(to.AddDays(1), zone!);
         var userId = principal.ClerkUserId();
-        var posts = await PostsInRangeAsync(dataSource, userId, start, end, cancellationToken);
+        var posts = await PostsInRangeAsync(dataSource, links, userId, start, end, cancellationToken);
 
         return new CalendarJson(zone!, from, to, posts);
     }
@@ -102,7 +103,7 @@ public static class CalendarApi
         """;
 
     private static async Task<List<PostResponse>> PostsInRangeAsync(
-        NpgsqlDataSource dataSource, string userId, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
+        NpgsqlDataSource dataSource, XPostLinks links, string userId, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(PostsInRangeSql);
         command.Parameters.Add(new NpgsqlParameter { Value = userId });
@@ -116,7 +117,7 @@ public static class CalendarApi
             var xPostId = reader.IsDBNull(5) ? null : reader.GetString(5);
             posts.Add(new PostResponse(
                 reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3), status, xPostId,
-                PostResponse.UrlOnX(xPostId), reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6),
+                links.UrlOf(xPostId), reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6),
                 reader.IsDBNull(7) ? null : reader.GetString(7)));
         }
 

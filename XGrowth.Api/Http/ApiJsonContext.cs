@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using XGrowth.Api.Calendar;
-using XGrowth.Api.Development;
 using XGrowth.Api.Posts;
 using XGrowth.Api.Users;
 using XGrowth.Api.Webhooks;
@@ -24,13 +23,7 @@ namespace XGrowth.Api.Http;
 [JsonSerializable(typeof(XAccountsApi.XAccountList))]
 [JsonSerializable(typeof(ClerkWebhooksApi.WebhookReceipt))]
 [JsonSerializable(typeof(ClerkWebhooksApi.WebhookEndpointInfo))]
-[JsonSerializable(typeof(DevelopmentApi.IssueTokenRequest))]
-[JsonSerializable(typeof(DevelopmentApi.IssuedToken))]
-[JsonSerializable(typeof(DevelopmentApi.SendUserCreatedRequest))]
-[JsonSerializable(typeof(DevelopmentApi.SentWebhook))]
-[JsonSerializable(typeof(DevelopmentApi.AddSandboxAccountRequest))]
 [JsonSerializable(typeof(XAccountsApi.XAccountResponse))]
-[JsonSerializable(typeof(XSandbox.SandboxPostList))]
 [JsonSerializable(typeof(ScheduledPostStatus))]
 [JsonSerializable(typeof(XAccountStatus))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -1,6 +1,6 @@
 using System.Linq.Expressions;
-using XGrowth.Api.Development;
 using XGrowth.Data;
+using XGrowth.X;
 
 namespace XGrowth.Api.Posts;
 
@@ -16,19 +16,16 @@ public sealed record PostResponse(
     DateTimeOffset? PublishedAt,
     string? Error)
 {
-    /// <summary>For EF Core projections: reads only the columns the response needs.</summary>
+    /// <summary>For EF Core projections: reads only the columns the response needs; <see cref="WithLink"/> adds the URL.</summary>
     public static readonly Expression<Func<ScheduledPost, PostResponse>> FromEntity = post => new PostResponse(
-        post.Id, post.XAccountId, post.Text, post.ScheduledAt, post.Status, post.XPostId,
-        post.XPostId == null || post.XPostId.StartsWith(XSandbox.PostIdPrefix) ? null : "https://x.com/i/web/status/" + post.XPostId,
-        post.PublishedAt, post.Error);
-
-    /// <summary>The post's address on X (this form needs no username); none for a post of the local X sandbox.</summary>
-    public static string? UrlOnX(string? xPostId) =>
-        xPostId is null || xPostId.StartsWith(XSandbox.PostIdPrefix, StringComparison.Ordinal) ? null : "https://x.com/i/web/status/" + xPostId;
+        post.Id, post.XAccountId, post.Text, post.ScheduledAt, post.Status, post.XPostId, null, post.PublishedAt, post.Error);
 
     private static readonly Func<ScheduledPost, PostResponse> FromEntityCompiled = FromEntity.Compile();
 
-    public static PostResponse From(ScheduledPost post) => FromEntityCompiled(post);
+    public static PostResponse From(ScheduledPost post, XPostLinks links) => FromEntityCompiled(post).WithLink(links);
+
+    /// <summary>The response with the post's address on X (which depends on where X is: <c>X:WebUrl</c>).</summary>
+    public PostResponse WithLink(XPostLinks links) => this with { XPostUrl = links.UrlOf(XPostId) };
 }
 
 /// <summary>A page of a list; <c>nextCursor</c> is null on the last page.</summary>

@@ -9,6 +9,7 @@ using Microsoft.EntityFrameworkCore;
 using XGrowth.Api.Auth;
 using XGrowth.Api.Http;
 using XGrowth.Data;
+using XGrowth.X;
 
 namespace XGrowth.Api.Posts;
 
@@ -98,7 +99,7 @@ public static partial class PostsApi
             return ApiProblems.Conflict("Post changed meanwhile", "The post changed while this was decided. Reload it.");
         }
 
-        return TypedResults.Ok(PostResponse.From(post));
+        return TypedResults.Ok(PostResponse.From(post, services.Links));
     }
 
     [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
@@ -107,7 +108,7 @@ public static partial class PostsApi
     [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
     public sealed record UpdatePostRequest(string? Text, string? ScheduledAt);
 
-    public sealed record PostServices(XGrowthDbContext Db, TimeProvider Time);
+    public sealed record PostServices(XGrowthDbContext Db, TimeProvider Time, XPostLinks Links);
 
     public sealed record ListQuery(
         DateTimeOffset? From, DateTimeOffset? To, string? Status, Guid? XAccountId, int? Limit, string? Cursor);
@@ -160,7 +161,7 @@ public static partial class PostsApi
         };
         services.Db.ScheduledPosts.Add(post);
         await services.Db.SaveChangesAsync(cancellationToken);
-        return TypedResults.Created($"/api/posts/{post.Id}", PostResponse.From(post));
+        return TypedResults.Created($"/api/posts/{post.Id}", PostResponse.From(post, services.Links));
     }
 
     internal static async Task<Results<Ok<Page<PostResponse>>, ValidationProblem>> ListAsync(
@@ -233,8 +234,8 @@ public static partial class PostsApi
             posts = posts.Where(p => p.ScheduledAt > cursor.At || (p.ScheduledAt == cursor.At && p.Id.CompareTo(cursor.Id) > 0));
         }
 
-        var items = await posts.OrderBy(p => p.ScheduledAt).ThenBy(p => p.Id).Take(limit + 1)
-            .Select(PostResponse.FromEntity).ToListAsync(cancellationToken);
+        var items = (await posts.OrderBy(p => p.ScheduledAt).ThenBy(p => p.Id).Take(limit + 1)
+            .Select(PostResponse.FromEntity).ToListAsync(cancellationToken)).ConvertAll(p => p.WithLink(services.Links));
         string? next = null;
         if (items.Count > limit)
         {
@@ -252,7 +253,7 @@ public static partial class PostsApi
         var post = await services.Db.ScheduledPosts.AsNoTracking()
             .Where(p => p.Id == id && p.XAccount!.UserId == userId)
             .Select(PostResponse.FromEntity).SingleOrDefaultAsync(cancellationToken);
-        return post is null ? ApiProblems.NotFound("Post not found.") : TypedResults.Ok(post);
+        return post is null ? ApiProblems.NotFound("Post not found.") : TypedResults.Ok(post.WithLink(services.Links));
     }
 
     internal static async Task<Results<Ok<PostResponse>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
@@ -298,7 +299,7 @@ public static partial class PostsApi
                 "The post changed while it was being edited (it may have started publishing). Reload it and try again.");
         }
 
-        return TypedResults.Ok(PostResponse.From(post));
+        return TypedResults.Ok(PostResponse.From(post, services.Links));
     }
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> CancelAsync(

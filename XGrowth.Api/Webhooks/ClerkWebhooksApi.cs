@@ -26,8 +26,7 @@ public static partial class ClerkWebhooksApi
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(provider =>
         {
-            var local = provider.GetRequiredService<Development.LocalClerk>();
-            var secret = local.SignsWebhooks ? local.WebhookSecret : provider.GetRequiredService<IOptions<ClerkWebhookOptions>>().Value.WebhookSecret;
+            var secret = provider.GetRequiredService<IOptions<ClerkWebhookOptions>>().Value.WebhookSecret;
             return new SvixSignatureVerifier(SvixSignatureVerifier.ParseSecrets(secret), provider.GetRequiredService<TimeProvider>());
         });
         services.AddSingleton<ClerkUserSync>();

@@ -4,19 +4,19 @@ using Microsoft.EntityFrameworkCore;
 using XGrowth.Api.Auth;
 using XGrowth.Api.Http;
 using XGrowth.Data;
-using XGrowth.Data.X;
+using XGrowth.X;
 
 namespace XGrowth.Api.XAccounts;
 
 /// <summary>The signed-in user's connected X accounts.</summary>
 public static partial class XAccountsApi
 {
-    /// <summary>An X account as the frontend sees it; <c>sandbox</c> accounts publish to the local X sandbox (Development).</summary>
-    public sealed record XAccountResponse(Guid Id, string XUserId, string Username, XAccountStatus Status, DateTimeOffset ConnectedAt, bool Sandbox)
+    /// <summary>An X account as the frontend sees it.</summary>
+    public sealed record XAccountResponse(Guid Id, string XUserId, string Username, XAccountStatus Status, DateTimeOffset ConnectedAt)
     {
         /// <summary>For EF Core projections: reads only the columns the response needs.</summary>
         public static readonly System.Linq.Expressions.Expression<Func<XAccount, XAccountResponse>> FromEntity =
-            a => new XAccountResponse(a.Id, a.XUserId, a.Username, a.Status, a.ConnectedAt, a.Sandbox);
+            a => new XAccountResponse(a.Id, a.XUserId, a.Username, a.Status, a.ConnectedAt);
     }
 
     public sealed record XAccountList(IReadOnlyList<XAccountResponse> Items, string? NextCursor);
@@ -54,7 +54,7 @@ public static partial class XAccountsApi
         var userId = principal.ClerkUserId();
         var now = time.GetUtcNow();
         var tokens = await db.XAccounts.AsNoTracking().Where(a => a.Id == id && a.UserId == userId)
-            .Select(a => new { a.AccessTokenProtected, a.RefreshTokenProtected, a.Sandbox }).SingleOrDefaultAsync(cancellationToken);
+            .Select(a => new { a.AccessTokenProtected, a.RefreshTokenProtected }).SingleOrDefaultAsync(cancellationToken);
         // One transaction: the account is disconnected and its pending posts cancelled together, or neither.
         var strategy = db.Database.CreateExecutionStrategy();
         var found = await strategy.ExecuteAsync(async ct =>
@@ -82,15 +82,14 @@ public static partial class XAccountsApi
 
         // Best effort, after the disconnect is committed: X being down must not keep the user connected.
         var refreshToken = tokens?.RefreshTokenProtected ?? tokens?.AccessTokenProtected;
-        if (refreshToken is not null && services.X.IsConfigured && tokens?.Sandbox == false)
+        if (refreshToken is not null && services.X.IsConfigured)
         {
             try
             {
                 await services.X.RevokeAsync(services.Protector.Unprotect(refreshToken),
                     tokens!.RefreshTokenProtected is null ? "access_token" : "refresh_token", cancellationToken);
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Security.Cryptography.CryptographicException
-                or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException)
+            catch (Exception e) when (XFailures.IsTransient(e, cancellationToken) || e is System.Security.Cryptography.CryptographicException)
             {
                 LogRevokeFailed(services.Logger, id, e.GetType().Name);
             }

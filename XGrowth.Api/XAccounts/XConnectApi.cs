@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 using XGrowth.Api.Auth;
-using XGrowth.Data.X;
+using XGrowth.X;
 
 namespace XGrowth.Api.XAccounts;
 
@@ -119,8 +119,7 @@ public static partial class XConnectApi
             tokens = await services.X.ExchangeCodeAsync(query.Code, services.Protector.Unprotect(started.Value.ProtectedVerifier), cancellationToken);
             xUser = await services.X.GetMeAsync(tokens.AccessToken!, cancellationToken);
         }
-        catch (Exception e) when (e is HttpRequestException or XGrantRefusedException or TaskCanceledException or System.Text.Json.JsonException
-            or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException)
+        catch (Exception e) when (e is XGrantRefusedException || XFailures.IsTransient(e, cancellationToken))
         {
             LogExchangeFailed(services.Logger, e.GetType().Name);
             return Back("token_exchange_failed");

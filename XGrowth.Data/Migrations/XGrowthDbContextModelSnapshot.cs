@@ -247,10 +247,6 @@ namespace XGrowth.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("refresh_token_protected");
 
-                    b.Property<bool>("Sandbox")
-                        .HasColumnType("boolean")
-                        .HasColumnName("sandbox");
-
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasMaxLength(32)

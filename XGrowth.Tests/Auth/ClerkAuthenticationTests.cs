@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.Tokens;
 using XGrowth.Api.Webhooks;
+using XGrowth.DevStandIns.Clerk;
 using XGrowth.Tests.Infrastructure;
 
 namespace XGrowth.Tests.Auth;
@@ -83,7 +84,7 @@ public class ClerkAuthenticationTests(ApiFactory api) : IClassFixture<ApiFactory
             claims: c =>
             {
                 if (variant == "missing azp") { c.Remove("azp"); }
-                if (variant == "trailing slash in azp") { c["azp"] = ClerkStandIn.Frontend + "/"; }
+                if (variant == "trailing slash in azp") { c["azp"] = ApiFactory.Frontend + "/"; }
             },
             header: h =>
             {
@@ -111,7 +112,7 @@ public class ClerkAuthenticationTests(ApiFactory api) : IClassFixture<ApiFactory
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var clerk = api.Clerk;
         string Mint(Action<Dictionary<string, object>>? claims = null, Action<Dictionary<string, object>>? header = null) =>
-            clerk.Mint(userId, claims, header);
+            clerk.Mint(userId, claims: claims, header: header);
         var authorization = variant switch
         {
             "expired" => "Bearer " + Mint(c => { c["iat"] = now - 120; c["nbf"] = now - 120; c["exp"] = now - 10; }),
@@ -206,7 +207,7 @@ public class ClerkAuthenticationTests(ApiFactory api) : IClassFixture<ApiFactory
     [Fact]
     public async Task Why_a_token_failed_is_logged_not_answered()
     {
-        using var response = await GetMe("Bearer " + api.Clerk.Mint(ApiFactory.NewUserId(), c => c.Remove("sid")));
+        using var response = await GetMe("Bearer " + api.Clerk.Mint(ApiFactory.NewUserId(), claims: c => c.Remove("sid")));
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains(api.Logs.Lines, line => line.Contains("Session token rejected: no sid", StringComparison.Ordinal));
     }

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using apphost::XGrowth.AppHost;
 using Npgsql;
 using XGrowth.Api.Webhooks;
+using XGrowth.DevStandIns.Clerk;
 using XGrowth.Tests.Infrastructure;
 
 namespace XGrowth.Tests.EndToEnd;
@@ -29,7 +30,7 @@ public sealed class AppHostFixture : IAsyncLifetime
             "Database:Port=0",
             $"Database:DataDirectory={_dataDirectory}",
             $"Clerk:WebhookSecret={ApiFactory.WebhookSecret}",
-            $"Clerk:LocalDataDirectory={Path.Combine(_dataDirectory, "local-clerk")}",
+            $"StandIns:DataDirectory={Path.Combine(_dataDirectory, "stand-ins")}",
         ], (options, _) => options.DisableDashboard = true, timeout.Token);
         App = await builder.BuildAsync(timeout.Token);
         await App.StartAsync(timeout.Token);
@@ -89,14 +90,14 @@ public class AppHostTests(AppHostFixture fixture) : IClassFixture<AppHostFixture
 
     private async Task<ExecuteCommandResult> RunCommandAsync(string command, CancellationToken cancellationToken, params (string Name, string Value)[] arguments)
     {
-        var api = fixture.App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == "api");
+        var standIns = fixture.App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == StandIns.ResourceName);
         var inputs = new InteractionInputCollection(
             [.. arguments.Select(a => new InteractionInput { Name = a.Name, Label = a.Name, InputType = InputType.Text, Value = a.Value })]);
-        return await fixture.App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(api, command, inputs, cancellationToken);
+        return await fixture.App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(standIns, command, inputs, cancellationToken);
     }
 
     [Fact]
-    public async Task The_dashboard_commands_take_a_local_user_from_sign_up_to_a_published_sandbox_post()
+    public async Task The_dashboard_commands_and_the_x_stand_in_page_take_a_user_from_sign_up_to_a_published_post()
     {
         var cancellationToken = Bounded(TimeSpan.FromSeconds(120));
         await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync("worker", cancellationToken);
@@ -112,34 +113,43 @@ public class AppHostTests(AppHostFixture fixture) : IClassFixture<AppHostFixture
             Assert.Equal("walkthrough@example.com", await email.ExecuteScalarAsync(cancellationToken));
         }
 
-        var token = await RunCommandAsync(DevelopmentCommands.IssueLocalToken, cancellationToken, ("userId", userId));
+        var token = await RunCommandAsync(DevelopmentCommands.IssueSessionToken, cancellationToken, ("userId", userId));
         Assert.True(token.Success, token.Message);
         using var client = fixture.App.CreateHttpClient("api");
         client.DefaultRequestHeaders.Authorization = new("Bearer", token.Data!.Value);
         using var me = await client.GetAsync("/api/me", cancellationToken);
         Assert.Equal(HttpStatusCode.OK, me.StatusCode);
 
-        var account = await RunCommandAsync(DevelopmentCommands.AddSandboxXAccount, cancellationToken, ("userId", userId), ("username", "sandbox_e2e"));
-        Assert.True(account.Success, account.Message);
+        // Connecting goes through the X stand-in's consent page, as a browser would: the page, its form, the redirects.
+        var connect = await RunCommandAsync(DevelopmentCommands.ConnectXAccount, cancellationToken, ("userId", userId));
+        Assert.True(connect.Success, connect.Message);
+        var authorizeUrl = new Uri(connect.Data!.Value);
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = true });
+        var page = await browser.GetStringAsync(authorizeUrl, cancellationToken);
+        Assert.Contains("Authorize app", page, StringComparison.Ordinal);
+        var form = System.Web.HttpUtility.ParseQueryString(authorizeUrl.Query);
+        var fields = form.AllKeys.Select(key => new KeyValuePair<string, string>(key!, form[key]!))
+            .Append(new("username", "e2e_author")).Append(new("decision", "approve"));
+        using var approved = await browser.PostAsync(authorizeUrl.GetLeftPart(UriPartial.Path), new FormUrlEncodedContent(fields), cancellationToken);
+        var landing = await approved.Content.ReadAsStringAsync(cancellationToken);
+        Assert.Contains("X account connected", landing, StringComparison.Ordinal);
 
         var scheduled = await RunCommandAsync(DevelopmentCommands.ScheduleTestPost, cancellationToken, ("userId", userId), ("secondsAhead", "2"));
         Assert.True(scheduled.Success, scheduled.Message);
         var postId = Guid.Parse((string)System.Text.Json.Nodes.JsonNode.Parse(scheduled.Data!.Value)!["id"]!);
 
-        // The real worker, started by the AppHost, publishes it to the API's X sandbox.
-        string? status = null, xPostId = null;
-        while (status is null or "scheduled" or "publishing")
+        // The real worker, started by the AppHost, publishes it to the X stand-in with its production client.
+        System.Text.Json.Nodes.JsonNode? post = null;
+        while ((string?)post?["status"] is null or "scheduled" or "publishing")
         {
             await Task.Delay(250, cancellationToken);
-            await using var read = database.CreateCommand("SELECT status, x_post_id FROM scheduled_posts WHERE id = $1");
-            read.Parameters.Add(new NpgsqlParameter { Value = postId });
-            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-            Assert.True(await reader.ReadAsync(cancellationToken));
-            (status, xPostId) = (reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1));
+            post = System.Text.Json.Nodes.JsonNode.Parse(await client.GetStringAsync($"/api/posts/{postId}", cancellationToken));
         }
 
-        Assert.Equal("published", status);
-        Assert.StartsWith("sandbox-", xPostId, StringComparison.Ordinal);
+        Assert.Equal("published", (string?)post!["status"]);
+        var postPage = await browser.GetStringAsync((string)post["xPostUrl"]!, cancellationToken);
+        Assert.Contains("@e2e_author", postPage, StringComparison.Ordinal);
+        Assert.Contains(System.Net.WebUtility.HtmlEncode((string)post["text"]!), postPage, StringComparison.Ordinal);
     }
 
     [Fact]

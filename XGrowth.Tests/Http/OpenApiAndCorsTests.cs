@@ -50,10 +50,10 @@ public class OpenApiAndCorsTests(ApiFactory api) : IClassFixture<ApiFactory>
             return await client.SendAsync(request, Ct);
         }
 
-        using var allowed = await Preflight(ClerkStandIn.Frontend);
+        using var allowed = await Preflight(ApiFactory.Frontend);
         using var refused = await Preflight("https://evil.example");
 
-        Assert.Equal(ClerkStandIn.Frontend, allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal(ApiFactory.Frontend, allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
         Assert.Contains("authorization", string.Join(',', allowed.Headers.GetValues("Access-Control-Allow-Headers")), StringComparison.OrdinalIgnoreCase);
         Assert.False(refused.Headers.Contains("Access-Control-Allow-Origin"));
     }

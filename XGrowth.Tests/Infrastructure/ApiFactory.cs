@@ -4,7 +4,9 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using XGrowth.Api.Webhooks;
+using XGrowth.DevStandIns;
+using XGrowth.DevStandIns.Clerk;
+using XGrowth.DevStandIns.X;
 
 namespace XGrowth.Tests.Infrastructure;
 
@@ -24,22 +26,44 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
     /// <summary>The <c>Clerk:WebhookSecret</c> the API gets; null for none.</summary>
     protected virtual string? ConfiguredWebhookSecret => WebhookSecret;
 
+    /// <summary>The frontend origin the API allows (CORS, <c>azp</c>).</summary>
+    public const string Frontend = "http://localhost:3000";
+
+    // The X app the API is configured with; the X stand-in knows the same.
+    public const string XClientId = "test-client-id";
+    public const string XClientSecret = "test-client-secret";
+    public const string XRedirectUri = "http://localhost:8002/api/x-accounts/callback";
+    public const string XFrontendReturnUrl = "http://localhost:3000/settings/x";
+
+    private StandInsServer? _standIns;
+
+    /// <summary>The local Clerk and X this API talks to: the same stand-ins the AppHost runs in Development.</summary>
+    public StandInsServer StandIns => _standIns ?? throw new InvalidOperationException("Not initialized.");
+
     /// <summary>The Clerk this API trusts: mints the session tokens the tests send.</summary>
-    public ClerkStandIn Clerk { get; } = new();
+    public ClerkStandIn Clerk => StandIns.Clerk;
 
     /// <summary>Whether the API verifies tokens with Clerk's PEM key instead of the JWKS endpoint.</summary>
     protected virtual bool UsePemKey => false;
 
     /// <summary>The X this API talks to.</summary>
-    public FakeX X { get; } = new();
+    public XStandIn X => StandIns.X;
 
     /// <summary>Whether the API gets the X app's settings.</summary>
     protected virtual bool ConfigureX => true;
 
     public async ValueTask InitializeAsync()
     {
-        await Clerk.StartAsync();
-        await X.StartAsync();
+        _standIns = await StandInsServer.StartAsync(options =>
+        {
+            options.Clerk.AuthorizedParty = Frontend;
+            options.X.ClientId = XClientId;
+            options.X.ClientSecret = XClientSecret;
+            options.X.RedirectUri = XRedirectUri;
+        });
+        // Slow refreshes widen the window in which concurrent refreshes would collide; posts take as long as X's do.
+        X.RefreshDelay = TimeSpan.FromMilliseconds(200);
+        X.CreatePostDelay = TimeSpan.FromMilliseconds(20);
         ConnectionString = await postgres.CreateDatabaseAsync("api");
         _dataSource = NpgsqlDataSource.Create(ConnectionString);
         // Starts the host, which applies the migrations.
@@ -55,25 +79,22 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
         builder.UseEnvironment("Testing");
         builder.UseSetting("ConnectionStrings:xgrowth", ConnectionString);
         builder.UseSetting("Clerk:WebhookSecret", ConfiguredWebhookSecret ?? "");
-        builder.UseSetting("Clerk:Issuer", ClerkStandIn.Issuer);
-        builder.UseSetting("Clerk:AuthorizedParties", ClerkStandIn.Frontend);
+        builder.UseSetting("Clerk:Issuer", Clerk.Issuer);
+        builder.UseSetting("Clerk:AuthorizedParties", Frontend);
         if (ConfigureX)
         {
-            builder.UseSetting("X:ClientId", FakeX.ClientId);
-            builder.UseSetting("X:ClientSecret", FakeX.ClientSecret);
-            builder.UseSetting("X:RedirectUri", FakeX.RedirectUri);
-            builder.UseSetting("X:FrontendReturnUrl", FakeX.FrontendReturnUrl);
-            builder.UseSetting("X:AuthorizeUrl", X.BaseUrl + "/i/oauth2/authorize");
+            builder.UseSetting("X:ClientId", XClientId);
+            builder.UseSetting("X:ClientSecret", XClientSecret);
+            builder.UseSetting("X:RedirectUri", XRedirectUri);
+            builder.UseSetting("X:FrontendReturnUrl", XFrontendReturnUrl);
+            builder.UseSetting("X:AuthorizeUrl", X.AuthorizeUrl);
             builder.UseSetting("X:ApiBaseUrl", X.BaseUrl);
+            builder.UseSetting("X:WebUrl", X.BaseUrl);
         }
 
         if (UsePemKey)
         {
             builder.UseSetting("Clerk:JwtKey", Clerk.CurrentPublicKeyPem);
-        }
-        else
-        {
-            builder.UseSetting("Clerk:JwksUrl", Clerk.JwksUrl);
         }
     }
 
@@ -133,7 +154,7 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
         using var client = ClientFor(userId);
         using var connect = await client.PostAsync("/api/x-accounts/connect", null, TestContext.Current.CancellationToken);
         var authorizeUrl = (string)(await connect.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>(TestContext.Current.CancellationToken))!["authorizeUrl"]!;
-        var callback = X.Approve(authorizeUrl, xUserId, "x_" + xUserId[..Math.Min(6, xUserId.Length)]);
+        var callback = X.Approve(authorizeUrl, username: "x_" + xUserId[..Math.Min(6, xUserId.Length)], xUserId: xUserId);
         using var browser = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
         using var back = await browser.GetAsync(new Uri(callback).PathAndQuery, TestContext.Current.CancellationToken);
         var outcome = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(back.Headers.Location!.Query);
@@ -166,8 +187,11 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
         }
 
         await base.DisposeAsync();
-        await Clerk.DisposeAsync();
-        await X.DisposeAsync();
+        if (_standIns is not null)
+        {
+            await _standIns.DisposeAsync();
+        }
+
         GC.SuppressFinalize(this);
     }
 }

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 
 namespace XGrowth.Tests.Infrastructure;
 
-/// <summary>A real worker, in process, on the API factory's database and fake X: one per "replica".</summary>
+/// <summary>A real worker, in process, on the API factory's database and X stand-in: one per "replica".</summary>
 /// <param name="configure">Applied last: a test's own environment, settings or services.</param>
 public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null, int? leaseSeconds = null, Action<IWebHostBuilder>? configure = null)
     : WebApplicationFactory<worker::Program>
@@ -17,10 +17,10 @@ public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null, in
         builder.UseEnvironment("Testing");
         builder.ConfigureLogging(logging => logging.AddProvider(Logs));
         builder.UseSetting("ConnectionStrings:xgrowth", api.ConnectionString);
-        builder.UseSetting("X:ClientId", FakeX.ClientId);
-        builder.UseSetting("X:ClientSecret", FakeX.ClientSecret);
-        builder.UseSetting("X:RedirectUri", FakeX.RedirectUri);
-        builder.UseSetting("X:FrontendReturnUrl", FakeX.FrontendReturnUrl);
+        builder.UseSetting("X:ClientId", ApiFactory.XClientId);
+        builder.UseSetting("X:ClientSecret", ApiFactory.XClientSecret);
+        builder.UseSetting("X:RedirectUri", ApiFactory.XRedirectUri);
+        builder.UseSetting("X:FrontendReturnUrl", ApiFactory.XFrontendReturnUrl);
         builder.UseSetting("X:ApiBaseUrl", xApiBaseUrl ?? api.X.BaseUrl);
         builder.UseSetting("Publishing:PollInterval", "00:00:00.200");
         builder.UseSetting("Publishing:FirstRetryDelay", "00:00:30");

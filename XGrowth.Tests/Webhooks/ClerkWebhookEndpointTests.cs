@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using XGrowth.Api.Webhooks;
+using XGrowth.DevStandIns.Clerk;
 using XGrowth.Tests.Infrastructure;
 
 namespace XGrowth.Tests.Webhooks;

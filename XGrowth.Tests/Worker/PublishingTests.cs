@@ -79,7 +79,9 @@ public class PublishingTests(ApiFactory api) : IClassFixture<ApiFactory>
             var post = (await client.GetFromJsonAsync<JsonObject>($"/api/posts/{id}", Ct))!;
             Assert.Equal("published", (string?)post["status"]);
             Assert.False(string.IsNullOrEmpty((string?)post["xPostId"]));
-            Assert.StartsWith("https://x.com/i/web/status/", (string?)post["xPostUrl"], StringComparison.Ordinal);
+            // The link is X:WebUrl's: X's website in production, the X stand-in's page here, which holds the post.
+            Assert.Equal(api.X.BaseUrl + "/i/web/status/" + (string?)post["xPostId"], (string?)post["xPostUrl"]);
+            Assert.Equal((string?)post["text"], api.X.FindPost((string)post["xPostId"]!)?.Text);
             Assert.NotNull(post["publishedAt"]);
         }
     }
@@ -144,7 +146,7 @@ public class PublishingTests(ApiFactory api) : IClassFixture<ApiFactory>
         var (client, accountId, tag) = await NewAccount();
         using (var scope = api.Services.CreateScope())
         {
-            var token = await scope.ServiceProvider.GetRequiredService<XGrowth.Data.X.XAccessTokens>().GetAsync(accountId, Ct);
+            var token = await scope.ServiceProvider.GetRequiredService<XGrowth.X.XAccessTokens>().GetAsync(accountId, Ct);
             api.X.RevokeAccessToken(token!);
         }
 

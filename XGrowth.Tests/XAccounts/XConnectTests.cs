@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using XGrowth.Data.X;
+using XGrowth.X;
 using XGrowth.Tests.Infrastructure;
 
 namespace XGrowth.Tests.XAccounts;
@@ -44,7 +44,7 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
         using var response = await browser.GetAsync(new Uri(callbackUrl).PathAndQuery, Ct);
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         var location = response.Headers.Location!.OriginalString;
-        Assert.StartsWith(FakeX.FrontendReturnUrl + "?", location, StringComparison.Ordinal);
+        Assert.StartsWith(ApiFactory.XFrontendReturnUrl + "?", location, StringComparison.Ordinal);
         return QueryHelpers.ParseQuery(new Uri(location).Query).ToDictionary(p => p.Key, p => p.Value.ToString());
     }
 
@@ -52,7 +52,7 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
     {
         userId ??= ApiFactory.NewUserId();
         xUserId ??= Random.Shared.NextInt64(1, long.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var outcome = await FollowCallback(api.X.Approve(await StartConnect(userId), xUserId, "x_" + xUserId[..6]));
+        var outcome = await FollowCallback(api.X.Approve(await StartConnect(userId), username: "x_" + xUserId[..6], xUserId: xUserId));
         Assert.True(outcome.ContainsKey("xConnected"), string.Join(",", outcome));
         return (userId, Guid.Parse(outcome["xConnected"]), xUserId);
     }
@@ -67,8 +67,8 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
 
         Assert.Equal(api.X.BaseUrl + "/i/oauth2/authorize", url.GetLeftPart(UriPartial.Path));
         Assert.Equal("code", query["response_type"]);
-        Assert.Equal(FakeX.ClientId, query["client_id"]);
-        Assert.Equal(FakeX.RedirectUri, query["redirect_uri"]);
+        Assert.Equal(ApiFactory.XClientId, query["client_id"]);
+        Assert.Equal(ApiFactory.XRedirectUri, query["redirect_uri"]);
         Assert.Equal("tweet.read tweet.write users.read offline.access", query["scope"]);
         Assert.Equal("S256", query["code_challenge_method"]);
         Assert.Equal(43, query["code_challenge"].ToString().Length);
@@ -128,7 +128,7 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
     public async Task A_state_is_valid_once()
     {
         var userId = ApiFactory.NewUserId();
-        var callback = api.X.Approve(await StartConnect(userId), "4242", "once");
+        var callback = api.X.Approve(await StartConnect(userId), username: "once", xUserId: "4242");
         Assert.True((await FollowCallback(callback)).ContainsKey("xConnected"));
 
         var replay = await FollowCallback(callback);
@@ -141,7 +141,7 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
     public async Task Expired_or_unknown_states_store_nothing()
     {
         var userId = ApiFactory.NewUserId();
-        var callback = api.X.Approve(await StartConnect(userId), "5151", "late");
+        var callback = api.X.Approve(await StartConnect(userId), username: "late", xUserId: "5151");
         await using (var expire = api.Database.CreateCommand("UPDATE x_oauth_states SET expires_at = now() - interval '1 second' WHERE user_id = $1"))
         {
             expire.Parameters.Add(new() { Value = userId });
@@ -149,8 +149,8 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
         }
 
         Assert.Equal("invalid_state", (await FollowCallback(callback))["xConnectError"]);
-        Assert.Equal("invalid_state", (await FollowCallback($"{FakeX.RedirectUri}?state=made-up&code=abc"))["xConnectError"]);
-        Assert.Equal("invalid_state", (await FollowCallback($"{FakeX.RedirectUri}?code=abc"))["xConnectError"]);
+        Assert.Equal("invalid_state", (await FollowCallback($"{ApiFactory.XRedirectUri}?state=made-up&code=abc"))["xConnectError"]);
+        Assert.Equal("invalid_state", (await FollowCallback($"{ApiFactory.XRedirectUri}?code=abc"))["xConnectError"]);
         Assert.Equal(0, await AccountsOf(userId));
     }
 
@@ -159,7 +159,7 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
     {
         var owner = ApiFactory.NewUserId();
         var intruder = ApiFactory.NewUserId();
-        var callback = api.X.Approve(await StartConnect(owner), "6161", "stolen");
+        var callback = api.X.Approve(await StartConnect(owner), username: "stolen", xUserId: "6161");
 
         var outcome = await FollowCallback(callback, signedInAs: intruder);
 
@@ -174,7 +174,7 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
         var userId = ApiFactory.NewUserId();
         var state = QueryHelpers.ParseQuery(new Uri(await StartConnect(userId)).Query)["state"].ToString();
 
-        var outcome = await FollowCallback($"{FakeX.RedirectUri}?error=access_denied&state={Uri.EscapeDataString(state)}");
+        var outcome = await FollowCallback($"{ApiFactory.XRedirectUri}?error=access_denied&state={Uri.EscapeDataString(state)}");
 
         Assert.Equal("access_denied", outcome["xConnectError"]);
         Assert.Equal(0, await AccountsOf(userId));
@@ -186,7 +186,7 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
     public async Task A_failing_token_endpoint_stores_nothing(int status)
     {
         var userId = ApiFactory.NewUserId();
-        var callback = api.X.Approve(await StartConnect(userId), "7171", "failing");
+        var callback = api.X.Approve(await StartConnect(userId), username: "failing", xUserId: "7171");
         api.X.TokenEndpointFailure = status;
         try
         {
@@ -338,21 +338,21 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
-    public async Task The_fake_checks_pkce_and_client_authentication_as_x_does()
+    public async Task The_x_stand_in_checks_pkce_and_client_authentication_as_x_does()
     {
-        var callback = api.X.Approve(await StartConnect(ApiFactory.NewUserId()), "8181", "pkce");
+        var callback = api.X.Approve(await StartConnect(ApiFactory.NewUserId()), username: "pkce", xUserId: "8181");
         var code = QueryHelpers.ParseQuery(new Uri(callback).Query)["code"].ToString();
-        using var http = new HttpClient { BaseAddress = new Uri(api.X.BaseUrl) };
-        using var wrongVerifier = new HttpRequestMessage(HttpMethod.Post, "/2/oauth2/token")
+        using var http = new HttpClient();
+        using var wrongVerifier = new HttpRequestMessage(HttpMethod.Post, api.X.BaseUrl + "/2/oauth2/token")
         {
             Content = new FormUrlEncodedContent(new Dictionary<string, string>
             {
-                ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = FakeX.RedirectUri, ["code_verifier"] = new string('a', 43),
+                ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = ApiFactory.XRedirectUri, ["code_verifier"] = new string('a', 43),
             }),
         };
         wrongVerifier.Headers.Authorization = new AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{FakeX.ClientId}:{FakeX.ClientSecret}")));
-        using var noClientAuth = new HttpRequestMessage(HttpMethod.Post, "/2/oauth2/token")
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{ApiFactory.XClientId}:{ApiFactory.XClientSecret}")));
+        using var noClientAuth = new HttpRequestMessage(HttpMethod.Post, api.X.BaseUrl + "/2/oauth2/token")
         {
             Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "authorization_code", ["code"] = code }),
         };

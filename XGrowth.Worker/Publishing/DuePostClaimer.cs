@@ -8,8 +8,7 @@ namespace XGrowth.Worker.Publishing;
 /// The account's encrypted access token comes with the claim, so that a post whose token is fresh needs no further read.
 /// </remarks>
 public sealed record ClaimedPost(Guid Id, Guid XAccountId, string Text, DateTimeOffset ScheduledAt, DateTimeOffset? NotBefore, Guid AttemptId, int Attempts,
-    string? AccessTokenProtected = null, DateTimeOffset? AccessTokenExpiresAt = null, string? CreationTraceParent = null,
-    bool Sandbox = false)
+    string? AccessTokenProtected = null, DateTimeOffset? AccessTokenExpiresAt = null, string? CreationTraceParent = null)
 {
     /// <summary>When the request should leave: the scheduled time, or later after a back-off.</summary>
     public DateTimeOffset FireAt => NotBefore > ScheduledAt ? NotBefore.Value : ScheduledAt;
@@ -36,7 +35,7 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
             claimed_by = $3, lease_until = $4, request_sent_at = NULL, updated_at = $5
         FROM due, x_accounts AS a WHERE p.id = due.id AND a.id = p.x_account_id
         RETURNING p.id, p.x_account_id, p.text, p.scheduled_at, p.not_before, p.attempt_id, p.attempts,
-                  a.access_token_protected, a.access_token_expires_at, p.creation_trace_parent, a.sandbox
+                  a.access_token_protected, a.access_token_expires_at, p.creation_trace_parent
         """;
 
     /// <summary>Claims up to <paramref name="batchSize"/> posts due by <paramref name="dueBy"/>.</summary>
@@ -56,7 +55,7 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
             claimed.Add(new ClaimedPost(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3),
                 reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.GetGuid(5), reader.GetInt32(6),
                 reader.IsDBNull(7) ? null : reader.GetString(7), reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
-                reader.IsDBNull(9) ? null : reader.GetString(9), reader.GetBoolean(10)));
+                reader.IsDBNull(9) ? null : reader.GetString(9)));
         }
 
         return claimed;

@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
-using XGrowth.Data.X;
+using XGrowth.X;
 
 namespace XGrowth.Worker.Publishing;
 
 /// <summary>Publishes one claimed post and records what happened, by the class of X's answer (REFERENCE.md).</summary>
 public sealed partial class PostPublisher(
     DuePostClaimer claimer, XPostClient x, XTokenProtector protector, IServiceScopeFactory scopes, IOptions<PublishingOptions> options,
-    IOptions<XOptions> xOptions, TimeProvider time, ILogger<PostPublisher> logger)
+    TimeProvider time, ILogger<PostPublisher> logger)
 {
     public static readonly ActivitySource ActivitySource = new("XGrowth.Worker.Publishing");
     private static readonly Meter Meter = new("XGrowth.Worker.Publishing");
@@ -23,7 +23,6 @@ public sealed partial class PostPublisher(
         using var activity = ActivitySource.StartActivity("publish post", ActivityKind.Internal, parentContext: default, links: links);
         activity?.SetTag("xgrowth.post_id", post.Id);
         activity?.SetTag("xgrowth.x_account_id", post.XAccountId);
-        activity?.SetTag("xgrowth.x_account.sandbox", post.Sandbox);
         var outcome = await PublishCoreAsync(post, activity, cancellationToken);
         activity?.SetTag("xgrowth.publish.outcome", outcome);
         Outcomes.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
@@ -33,13 +32,6 @@ public sealed partial class PostPublisher(
 
     private async Task<string> PublishCoreAsync(ClaimedPost post, Activity? activity, CancellationToken cancellationToken)
     {
-        if (post.Sandbox && xOptions.Value.SandboxApiBaseUrl is null)
-        {
-            // A sandbox account outside Development (a copied database, say): its posts must never reach X.
-            await claimer.FailedAsync(post, "This is a sandbox X account; sandbox accounts publish only in Development, to the local X sandbox.", cancellationToken);
-            return "failed_sandbox_unavailable";
-        }
-
         await using var scope = scopes.CreateAsyncScope();
         var tokens = scope.ServiceProvider.GetRequiredService<XAccessTokens>();
         string? token;
@@ -50,9 +42,9 @@ public sealed partial class PostPublisher(
                 ? protector.Unprotect(fresh)
                 : await tokens.GetAsync(post.XAccountId, cancellationToken);
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (XFailures.IsTransient(e, cancellationToken))
         {
-            // The token could not be refreshed (X unreachable): nothing was posted, try again later.
+            // The token could not be refreshed (X unreachable, or its answer lost): nothing was posted, try again later.
             return await RetryOrFailAsync(post, "X could not be reached to refresh the account's token.", cancellationToken);
         }
 
@@ -70,12 +62,12 @@ public sealed partial class PostPublisher(
         var lateness = (time.GetUtcNow() - post.ScheduledAt).TotalMilliseconds;
         Lateness.Record(lateness);
         activity?.SetTag("xgrowth.publish.lateness_ms", lateness);
-        var result = await x.CreatePostAsync(token, post.Text, post.Sandbox, cancellationToken);
+        var result = await x.CreatePostAsync(token, post.Text, cancellationToken);
         if (result is PublishResult.Unauthorized)
         {
             // A 401 means X did not create the post: refreshing once and sending again cannot post twice.
             var fresh = await tokens.RefreshRejectedAsync(post.XAccountId, token, cancellationToken);
-            result = fresh is null ? result : await x.CreatePostAsync(fresh, post.Text, post.Sandbox, cancellationToken);
+            result = fresh is null ? result : await x.CreatePostAsync(fresh, post.Text, cancellationToken);
         }
 
         switch (result)

@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
 using XGrowth.Data;
-using XGrowth.Data.X;
+using XGrowth.X;
 
 namespace XGrowth.Bench;
 

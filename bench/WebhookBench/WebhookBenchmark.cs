@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using Npgsql;
 using XGrowth.Api.Webhooks;
+using XGrowth.DevStandIns.Clerk;
 
 namespace XGrowth.Bench;
 

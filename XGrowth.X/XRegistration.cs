@@ -2,8 +2,9 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Hosting;
+using XGrowth.Data;
 
-namespace XGrowth.Data.X;
+namespace XGrowth.X;
 
 public static class XRegistration
 {
@@ -16,6 +17,7 @@ public static class XRegistration
         builder.Services.AddOptions<XOptions>().BindConfiguration(XOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddDataProtection().SetApplicationName("XGrowth").PersistKeysToDbContext<XGrowthDbContext>();
         builder.Services.AddSingleton<XTokenProtector>();
+        builder.Services.AddSingleton<XPostLinks>();
         // A token request must not be retried blindly: a refresh token is single-use, so a retry after a lost answer
         // would present a dead token and log the account out. (RemoveAllResilienceHandlers is marked experimental; it
         // is how the resilience package replaces the service defaults for one client.)
@@ -28,6 +30,26 @@ public static class XRegistration
             resilience.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(20);
         });
         builder.Services.AddScoped<XAccessTokens>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers <see cref="XPostClient"/>. Its requests are never retried: X has no idempotency key, so a retried
+    /// POST could publish twice; the caller classifies every failure itself. <paramref name="requestTimeout"/> bounds
+    /// one request.
+    /// </summary>
+    public static TBuilder AddXPostClient<TBuilder>(this TBuilder builder, TimeSpan requestTimeout) where TBuilder : IHostApplicationBuilder
+    {
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: see AddXAccountTokens.
+        builder.Services.AddHttpClient<XPostClient>().RemoveAllResilienceHandlers().AddStandardResilienceHandler(resilience =>
+#pragma warning restore EXTEXP0001
+        {
+            resilience.Retry.MaxRetryAttempts = 1;
+            resilience.Retry.DisableForUnsafeHttpMethods();
+            resilience.AttemptTimeout.Timeout = requestTimeout;
+            resilience.TotalRequestTimeout.Timeout = requestTimeout + TimeSpan.FromSeconds(5);
+            resilience.CircuitBreaker.SamplingDuration = (requestTimeout * 2) + TimeSpan.FromSeconds(10);
+        });
         return builder;
     }
 }

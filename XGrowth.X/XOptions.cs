@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace XGrowth.Data.X;
+namespace XGrowth.X;
 
 /// <summary>The <c>X</c> settings: the X app's OAuth 2.0 client and where X is.</summary>
 public sealed class XOptions : IValidatableObject
@@ -22,11 +22,8 @@ public sealed class XOptions : IValidatableObject
 
     public string ApiBaseUrl { get; set; } = "https://api.x.com";
 
-    /// <summary>
-    /// Where sandbox accounts publish instead of X: the API's local X sandbox (<c>{api}/dev/x-sandbox</c>), set by the
-    /// AppHost in Development. Unset: sandbox posts fail instead of reaching anything.
-    /// </summary>
-    public string? SandboxApiBaseUrl { get; set; }
+    /// <summary>X's website, where published posts are linked to.</summary>
+    public string WebUrl { get; set; } = "https://x.com";
 
     /// <summary>Whether connecting accounts can work: the client id and the two URLs are set.</summary>
     public bool IsConfigured => !string.IsNullOrWhiteSpace(ClientId) && !string.IsNullOrWhiteSpace(RedirectUri)
@@ -37,7 +34,7 @@ public sealed class XOptions : IValidatableObject
         foreach (var (key, value, required) in new[]
         {
             (nameof(RedirectUri), RedirectUri, false), (nameof(FrontendReturnUrl), FrontendReturnUrl, false),
-            (nameof(AuthorizeUrl), AuthorizeUrl, true), (nameof(ApiBaseUrl), ApiBaseUrl, true), (nameof(SandboxApiBaseUrl), SandboxApiBaseUrl, false),
+            (nameof(AuthorizeUrl), AuthorizeUrl, true), (nameof(ApiBaseUrl), ApiBaseUrl, true), (nameof(WebUrl), WebUrl, true),
         })
         {
             if ((required || !string.IsNullOrWhiteSpace(value))
@@ -47,4 +44,13 @@ public sealed class XOptions : IValidatableObject
             }
         }
     }
+}
+
+/// <summary>Addresses of posts on X's website (<see cref="XOptions.WebUrl"/>: x.com, or the local stand-in in Development).</summary>
+public sealed class XPostLinks(Microsoft.Extensions.Options.IOptions<XOptions> options)
+{
+    private readonly string _statusBase = options.Value.WebUrl.TrimEnd('/') + "/i/web/status/";
+
+    /// <summary>The post's address (this form needs no username); null for a post that has no X id yet.</summary>
+    public string? UrlOf(string? xPostId) => xPostId is null ? null : _statusBase + xPostId;
 }

@@ -1,10 +1,10 @@
 using System.Text.Json.Nodes;
 
-namespace XGrowth.Api.Webhooks;
+namespace XGrowth.DevStandIns.Clerk;
 
 /// <summary>
 /// Realistic Clerk user events (the shape and size, about 2 KB, of what Clerk sends), signed as Svix signs them.
-/// For tests, the benchmark and local development without a Clerk instance.
+/// The Clerk stand-in sends them; the tests and the webhook benchmark use them too.
 /// </summary>
 public static class ClerkSampleEvents
 {
@@ -94,16 +94,21 @@ public static class ClerkSampleEvents
             ["type"] = type,
         }.ToJsonString());
 
-    /// <summary>Svix's headers for <paramref name="body"/>, signed with <paramref name="secret"/> (<c>whsec_...</c>) now.</summary>
+    /// <summary>
+    /// Svix's headers for <paramref name="body"/>, signed with <paramref name="secret"/> (<c>whsec_</c> + base64) at
+    /// <paramref name="now"/>: HMAC-SHA256 over <c>{id}.{timestamp}.{body}</c>, as Svix signs (shared/REFERENCE.md).
+    /// This is the sender's side; the API verifies with its own code, so a mistake here cannot hide one there.
+    /// </summary>
     public static Dictionary<string, string> SignedHeaders(string secret, string svixId, byte[] body, DateTimeOffset now)
     {
-        var key = SvixSignatureVerifier.ParseSecrets(secret)[0];
-        var timestamp = now.ToUnixTimeSeconds();
+        var key = Convert.FromBase64String(secret.StartsWith("whsec_", StringComparison.Ordinal) ? secret["whsec_".Length..] : secret);
+        var timestamp = now.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var signed = System.Text.Encoding.UTF8.GetBytes($"{svixId}.{timestamp}.").Concat(body).ToArray();
         return new()
         {
             ["svix-id"] = svixId,
-            ["svix-timestamp"] = timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["svix-signature"] = SvixSignatureVerifier.Sign(key, svixId, timestamp, body),
+            ["svix-timestamp"] = timestamp,
+            ["svix-signature"] = "v1," + Convert.ToBase64String(System.Security.Cryptography.HMACSHA256.HashData(key, signed)),
         };
     }
 }

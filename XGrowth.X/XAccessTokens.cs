@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace XGrowth.Data.X;
+namespace XGrowth.X;
 
 /// <summary>
 /// Hands out a valid X access token for an account, refreshing it when less than <see cref="RefreshMargin"/> remains.

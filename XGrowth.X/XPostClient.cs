@@ -2,12 +2,11 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
-using XGrowth.Data.X;
+using XGrowth.X;
 
-namespace XGrowth.Worker.Publishing;
+namespace XGrowth.X;
 
 /// <summary>What happened to one request to create a post on X.</summary>
 public abstract record PublishResult
@@ -35,11 +34,9 @@ public abstract record PublishResult
 /// <remarks>The client has no retry handler: X has no idempotency key, so a retry could post twice.</remarks>
 public sealed class XPostClient(HttpClient http, IOptions<XOptions> options, TimeProvider time)
 {
-    /// <param name="sandbox">Send to the local X sandbox (<see cref="XOptions.SandboxApiBaseUrl"/>, which must be set) instead of X.</param>
-    public async Task<PublishResult> CreatePostAsync(string accessToken, string text, bool sandbox, CancellationToken cancellationToken)
+    public async Task<PublishResult> CreatePostAsync(string accessToken, string text, CancellationToken cancellationToken)
     {
-        var baseUrl = sandbox ? options.Value.SandboxApiBaseUrl ?? throw new InvalidOperationException("X:SandboxApiBaseUrl is not set.") : options.Value.ApiBaseUrl;
-        using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl.TrimEnd('/') + "/2/tweets")
+        using var request = new HttpRequestMessage(HttpMethod.Post, options.Value.ApiBaseUrl.TrimEnd('/') + "/2/tweets")
         {
             Content = JsonContent.Create(new JsonObject { ["text"] = text }),
         };
@@ -49,22 +46,11 @@ public sealed class XPostClient(HttpClient http, IOptions<XOptions> options, Tim
         {
             response = await http.SendAsync(request, cancellationToken);
         }
-        catch (HttpRequestException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostNotFound or SocketError.TryAgain or SocketError.NetworkUnreachable or SocketError.HostUnreachable })
+        catch (Exception e) when (XFailures.IsTransient(e, cancellationToken))
         {
-            return new PublishResult.NotSent(e.Message);
-        }
-        catch (HttpRequestException e)
-        {
-            return new PublishResult.Unknown("The connection to X failed after the request was sent: " + e.Message);
-        }
-        catch (Polly.CircuitBreaker.BrokenCircuitException e)
-        {
-            // The breaker stopped the request before it left.
-            return new PublishResult.NotSent(e.Message);
-        }
-        catch (Exception e) when (e is TaskCanceledException or Polly.Timeout.TimeoutRejectedException && !cancellationToken.IsCancellationRequested)
-        {
-            return new PublishResult.Unknown("X did not answer in time.");
+            return XFailures.WasNotSent(e) ? new PublishResult.NotSent(e.Message)
+                : e is HttpRequestException ? new PublishResult.Unknown("The connection to X failed after the request was sent: " + e.Message)
+                : new PublishResult.Unknown("X did not answer in time.");
         }
 
         using (response)

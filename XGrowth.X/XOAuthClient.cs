@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 
-namespace XGrowth.Data.X;
+namespace XGrowth.X;
 
 /// <summary>The tokens X's token endpoint answers.</summary>
 public sealed record XTokens(
