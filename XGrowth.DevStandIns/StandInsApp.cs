@@ -61,7 +61,9 @@ public sealed class StandInsServer : IAsyncDisposable
 
     public XStandIn X => _app.Services.GetRequiredService<XStandIn>();
 
-    public static async Task<StandInsServer> StartAsync(Action<StandInsOptions>? configure = null)
+    /// <param name="configure">The stand-ins' settings.</param>
+    /// <param name="services">Changes to their services (a test can hand the webhook client an in-memory API's handler).</param>
+    public static async Task<StandInsServer> StartAsync(Action<StandInsOptions>? configure = null, Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -71,6 +73,8 @@ public sealed class StandInsServer : IAsyncDisposable
         {
             builder.Services.Configure(configure);
         }
+
+        services?.Invoke(builder.Services);
 
         var app = builder.Build();
         app.MapDevStandIns();
