@@ -209,31 +209,47 @@ public class StandInsTests(ApiFactory api) : IClassFixture<ApiFactory>
     [Fact]
     public async Task The_stand_ins_refuse_to_run_outside_development()
     {
-        var dll = typeof(StandInsProgram).Assembly.Location;
-        var startInfo = new ProcessStartInfo("dotnet", [dll]) { RedirectStandardError = true, RedirectStandardOutput = true };
-        startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        startInfo.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
-        using var process = Process.Start(startInfo)!;
-        var error = process.StandardError.ReadToEndAsync(Ct);
-        await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        var (exitCode, output) = await RunStandInsProcessAsync("Production", "http://127.0.0.1:0");
 
-        Assert.Equal(1, process.ExitCode);
-        Assert.Contains("Development only", await error, StringComparison.Ordinal);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Development only", output, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task The_stand_ins_stop_when_asked_to_listen_beyond_loopback()
     {
-        var dll = typeof(StandInsProgram).Assembly.Location;
-        var startInfo = new ProcessStartInfo("dotnet", [dll]) { RedirectStandardError = true, RedirectStandardOutput = true };
-        startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
-        startInfo.Environment["ASPNETCORE_URLS"] = "http://0.0.0.0:0";
+        var (exitCode, output) = await RunStandInsProcessAsync("Development", "http://0.0.0.0:0");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("loopback addresses only", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs the stand-ins' real program, as the AppHost does, and waits (30 s at most) for it to end by itself.</summary>
+    private static async Task<(int ExitCode, string Output)> RunStandInsProcessAsync(string environment, string urls)
+    {
+        var startInfo = new ProcessStartInfo("dotnet", [typeof(StandInsProgram).Assembly.Location])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = environment;
+        startInfo.Environment["ASPNETCORE_URLS"] = urls;
         using var process = Process.Start(startInfo)!;
         var output = process.StandardOutput.ReadToEndAsync(Ct);
-        await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        var error = process.StandardError.ReadToEndAsync(Ct);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"The stand-ins kept running ({environment}, {urls}).");
+        }
 
-        Assert.Equal(1, process.ExitCode);
-        Assert.Contains("loopback addresses only", await output, StringComparison.Ordinal);
+        return (process.ExitCode, await output + await error);
     }
 
     /// <summary>The OAuth flow against a stand-in, as the API runs it: authorize, approve, exchange the code with PKCE.</summary>
