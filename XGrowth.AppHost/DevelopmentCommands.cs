@@ -69,7 +69,7 @@ public static class DevelopmentCommands
             using var response = await http.Client!.PostAsync("/api/x-accounts/connect", null, context.CancellationToken);
             var body = await ReadAsync(response, context.CancellationToken);
             return response.IsSuccessStatusCode && (string?)body?["authorizeUrl"] is { } url
-                ? CommandResults.Success($"Open this address in a browser and click \"Authorize app\" on the X stand-in's page (valid 10 minutes): {url}",
+                ? CommandResults.Success($"Open this address in a browser, click \"Authorize app\" on the X stand-in's page, then \"Finish connecting\" as {userId} (valid 10 minutes): {url}",
                     url, CommandResultFormat.Text, displayImmediately: true)
                 : CommandResults.Failure($"Starting the connection failed ({(int)response.StatusCode}).", Json(body));
         }, Options("Starts connecting an X account through the real OAuth flow: answers the stand-in X's authorize page to open in a browser.",

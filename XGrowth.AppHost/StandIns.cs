@@ -28,7 +28,7 @@ public static class StandIns
             .WithHttpHealthCheck("/health");
         var self = standIns.GetEndpoint("http");
         var apiUrl = api.GetEndpoint("http");
-        standIns.WithEnvironment("StandIns__BaseUrl", self);
+        standIns.WithEnvironment("StandIns__BaseUrl", self).WithEnvironment("StandIns__ApiUrl", apiUrl);
 
         if (!IsSet(builder, "Clerk:Issuer"))
         {
@@ -46,7 +46,8 @@ public static class StandIns
         if (!IsSet(builder, "X:ClientId"))
         {
             var clientSecret = LocalSecrets.ReadOrCreate(dataDirectory, "x-client-secret", () => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)));
-            var redirectUri = ReferenceExpression.Create($"{apiUrl}/api/x-accounts/callback");
+            // X sends the browser back to the frontend; locally the stand-ins' page plays the frontend's part.
+            var redirectUri = ReferenceExpression.Create($"{self}/app/x-callback");
             standIns
                 .WithEnvironment("StandIns__X__ClientId", LocalXClientId)
                 .WithEnvironment("StandIns__X__ClientSecret", clientSecret)
@@ -59,8 +60,7 @@ public static class StandIns
                     .WithEnvironment("X__ApiBaseUrl", ReferenceExpression.Create($"{self}/x"))
                     .WithEnvironment("X__WebUrl", ReferenceExpression.Create($"{self}/x"))
                     .WithEnvironment("X__AuthorizeUrl", ReferenceExpression.Create($"{self}/x/i/oauth2/authorize"))
-                    .WithEnvironment("X__RedirectUri", redirectUri)
-                    .WithEnvironment("X__FrontendReturnUrl", ReferenceExpression.Create($"{self}/app/x-connected"));
+                    .WithEnvironment("X__RedirectUri", redirectUri);
             }
         }
 

@@ -10,12 +10,15 @@ namespace XGrowth.DevStandIns;
 /// <summary>The stand-ins' services and endpoints: the same whether the AppHost runs them or a test starts them in process.</summary>
 public static class StandInsApp
 {
+    /// <summary>The client the stand-ins call the API with (webhooks, the frontend's part of connecting).</summary>
+    public const string OutgoingHttpClient = "api";
+
     public static WebApplicationBuilder AddDevStandIns(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<StandInsOptions>().BindConfiguration(StandInsOptions.Section);
         builder.Services.AddSingleton<ClerkStandIn>();
         builder.Services.AddSingleton<XStandIn>();
-        builder.Services.AddHttpClient(ClerkStandInApi.WebhookHttpClient);
+        builder.Services.AddHttpClient(StandInsApp.OutgoingHttpClient);
         return builder;
     }
 

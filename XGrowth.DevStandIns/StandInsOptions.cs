@@ -8,6 +8,9 @@ public sealed class StandInsOptions
     /// <summary>This process's own address as the API and the browser reach it, e.g. <c>http://localhost:8003</c>.</summary>
     public string? BaseUrl { get; set; }
 
+    /// <summary>The API's address, for the page that plays the frontend's part in connecting an X account.</summary>
+    public string? ApiUrl { get; set; }
+
     /// <summary>Where X's state (tokens, posts) is kept across restarts; none: in memory only (tests).</summary>
     public string? DataDirectory { get; set; }
 

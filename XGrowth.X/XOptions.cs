@@ -12,11 +12,11 @@ public sealed class XOptions : IValidatableObject
     /// <summary>For confidential clients (HTTP Basic at the token endpoint); empty for a public client.</summary>
     public string? ClientSecret { get; set; }
 
-    /// <summary>The callback registered with the X app: <c>http://localhost:8002/api/x-accounts/callback</c> locally.</summary>
+    /// <summary>
+    /// The callback registered with the X app: the frontend's page that X sends the browser back to, which passes the
+    /// code and state on to <c>POST /api/x-accounts/callback</c> with the user's session.
+    /// </summary>
     public string? RedirectUri { get; set; }
-
-    /// <summary>The frontend page the browser returns to after connecting, with the outcome in the query string.</summary>
-    public string? FrontendReturnUrl { get; set; }
 
     public string AuthorizeUrl { get; set; } = "https://x.com/i/oauth2/authorize";
 
@@ -25,15 +25,14 @@ public sealed class XOptions : IValidatableObject
     /// <summary>X's website, where published posts are linked to.</summary>
     public string WebUrl { get; set; } = "https://x.com";
 
-    /// <summary>Whether connecting accounts can work: the client id and the two URLs are set.</summary>
-    public bool IsConfigured => !string.IsNullOrWhiteSpace(ClientId) && !string.IsNullOrWhiteSpace(RedirectUri)
-        && !string.IsNullOrWhiteSpace(FrontendReturnUrl);
+    /// <summary>Whether connecting accounts can work: the client id and the redirect URI are set.</summary>
+    public bool IsConfigured => !string.IsNullOrWhiteSpace(ClientId) && !string.IsNullOrWhiteSpace(RedirectUri);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         foreach (var (key, value, required) in new[]
         {
-            (nameof(RedirectUri), RedirectUri, false), (nameof(FrontendReturnUrl), FrontendReturnUrl, false),
+            (nameof(RedirectUri), RedirectUri, false),
             (nameof(AuthorizeUrl), AuthorizeUrl, true), (nameof(ApiBaseUrl), ApiBaseUrl, true), (nameof(WebUrl), WebUrl, true),
         })
         {

@@ -24,6 +24,8 @@ namespace XGrowth.Api.Http;
 [JsonSerializable(typeof(ClerkWebhooksApi.WebhookReceipt))]
 [JsonSerializable(typeof(ClerkWebhooksApi.WebhookEndpointInfo))]
 [JsonSerializable(typeof(XAccountsApi.XAccountResponse))]
+[JsonSerializable(typeof(XConnectApi.CallbackRequest))]
+[JsonSerializable(typeof(XConnectApi.ConnectResponse))]
 [JsonSerializable(typeof(ScheduledPostStatus))]
 [JsonSerializable(typeof(XAccountStatus))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -1,13 +1,14 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.AspNetCore.Authentication;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 using XGrowth.Api.Auth;
+using XGrowth.Api.Http;
 using XGrowth.X;
 
 namespace XGrowth.Api.XAccounts;
@@ -20,20 +21,25 @@ public static partial class XConnectApi
 
     public sealed record ConnectResponse(string AuthorizeUrl);
 
-    public sealed record CallbackQuery(string? Code, string? State, string? Error);
+    /// <summary>What X put in the query string of the redirect to the frontend's callback page.</summary>
+    [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+    public sealed record CallbackRequest(string? Code, string? State, string? Error);
 
     public sealed record CallbackServices(
         NpgsqlDataSource DataSource, XOAuthClient X, XTokenProtector Protector, IOptions<XOptions> Options, TimeProvider Time,
-        ILogger<CallbackQuery> Logger);
+        ILogger<CallbackRequest> Logger);
 
     public static RouteGroupBuilder MapXConnectApi(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("/api/x-accounts").WithTags("X accounts");
-        group.MapPost("/connect", ConnectAsync).RequireAuthorization().WithName("ConnectXAccount")
+        var group = endpoints.MapGroup("/api/x-accounts").WithTags("X accounts").RequireAuthorization().WithJsonBodyLimit()
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+        group.MapPost("/connect", ConnectAsync).WithName("ConnectXAccount")
             .WithSummary("Starts connecting an X account: answers the X authorize URL to send the browser to.")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        group.MapGet("/callback", CallbackAsync).AllowAnonymous().WithName("XAccountCallback")
-            .WithSummary("X's redirect after the user approved (or refused): stores the account and sends the browser back to the frontend.");
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        group.MapPost("/callback", CallbackAsync).WithName("CompleteXAccountConnection")
+            .WithSummary("Finishes connecting: the frontend's callback page sends the code and state X gave it, as the signed-in user who started.")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return group;
     }
 
@@ -44,9 +50,7 @@ public static partial class XConnectApi
         var x = options.Value;
         if (!x.IsConfigured)
         {
-            return TypedResults.Problem(title: "X is not configured",
-                detail: "Connecting X accounts needs X:ClientId, X:RedirectUri and X:FrontendReturnUrl (see README).",
-                statusCode: StatusCodes.Status503ServiceUnavailable);
+            return NotConfigured();
         }
 
         var state = Base64Url(RandomNumberGenerator.GetBytes(32));
@@ -76,58 +80,77 @@ public static partial class XConnectApi
         return TypedResults.Ok(new ConnectResponse(url));
     }
 
-    internal static async Task<RedirectHttpResult> CallbackAsync(
-        [AsParameters] CallbackQuery query, HttpContext context, [AsParameters] CallbackServices services, CancellationToken cancellationToken)
+    /// <remarks>
+    /// The flow ends where it started: with the signed-in user who asked for the authorize URL. X sends the browser to
+    /// the frontend, which hands the code on with the user's session; a state started by someone else is refused. So
+    /// an authorize URL sent to a victim (who approves on X) cannot link the victim's X account to the sender.
+    /// </remarks>
+    internal static async Task<Results<Ok<XAccountsApi.XAccountResponse>, ValidationProblem, ProblemHttpResult>> CallbackAsync(
+        CallbackRequest request, ClaimsPrincipal principal, [AsParameters] CallbackServices services, CancellationToken cancellationToken)
     {
-        var options = services.Options.Value;
-        RedirectHttpResult Back(string outcome, Guid? accountId = null) => TypedResults.Redirect(QueryHelpers.AddQueryString(
-            options.FrontendReturnUrl ?? "/", new Dictionary<string, string?> { [accountId is null ? "xConnectError" : "xConnected"] = accountId?.ToString() ?? outcome }));
-
-        if (!options.IsConfigured)
+        if (!services.Options.Value.IsConfigured)
         {
-            return Back("not_configured");
+            return NotConfigured();
+        }
+
+        if (string.IsNullOrEmpty(request.State) || request.State.Length > 512)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["state"] = ["state is required: pass on the state X returned."] });
         }
 
         // The state is taken whatever the outcome: a state is valid once.
-        var started = string.IsNullOrEmpty(query.State) ? null : await TakeStateAsync(services, query.State, cancellationToken);
-        if (started is null)
+        var userId = principal.ClerkUserId();
+        var started = await TakeStateAsync(services, request.State, cancellationToken);
+        if (started is null || started.Value.UserId != userId)
         {
-            return Back("invalid_state");
+            if (started is not null)
+            {
+                LogForeignState(services.Logger, userId);
+            }
+
+            return Refused("invalid_state", "The state is unknown, expired, already used, or was started by another user: start connecting again.");
         }
 
-        if (!string.IsNullOrEmpty(query.Error))
+        if (!string.IsNullOrEmpty(request.Error))
         {
-            return Back(query.Error == "access_denied" ? "access_denied" : "x_error");
+            return request.Error == "access_denied"
+                ? Refused("access_denied", "The X account's owner did not authorize the app.")
+                : Refused("x_error", "X did not authorize the app.");
         }
 
-        // A browser that is signed in as someone else must not finish this user's flow.
-        var signedIn = await context.AuthenticateAsync();
-        if (signedIn.Succeeded && signedIn.Principal.ClerkUserId() != started.Value.UserId)
+        if (string.IsNullOrEmpty(request.Code) || request.Code.Length > 1024)
         {
-            return Back("invalid_state");
-        }
-
-        if (string.IsNullOrEmpty(query.Code))
-        {
-            return Back("x_error");
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["code"] = ["code is required: pass on the code X returned."] });
         }
 
         XTokens tokens;
         XUser xUser;
         try
         {
-            tokens = await services.X.ExchangeCodeAsync(query.Code, services.Protector.Unprotect(started.Value.ProtectedVerifier), cancellationToken);
+            tokens = await services.X.ExchangeCodeAsync(request.Code, services.Protector.Unprotect(started.Value.ProtectedVerifier), cancellationToken);
             xUser = await services.X.GetMeAsync(tokens.AccessToken!, cancellationToken);
         }
         catch (Exception e) when (e is XGrantRefusedException || XFailures.IsTransient(e, cancellationToken))
         {
             LogExchangeFailed(services.Logger, e.GetType().Name);
-            return Back("token_exchange_failed");
+            return TypedResults.Problem(title: "X did not complete the connection", statusCode: StatusCodes.Status502BadGateway,
+                detail: "Exchanging the code at X failed: start connecting again.", extensions: Code("token_exchange_failed"));
         }
 
-        var accountId = await StoreAccountAsync(services, started.Value.UserId, xUser, tokens, cancellationToken);
-        return accountId is null ? Back("user_deleted") : Back("connected", accountId);
+        var account = await StoreAccountAsync(services, userId, xUser, tokens, cancellationToken);
+        return account is null
+            ? ApiProblems.NotFound("The user no longer exists.")
+            : TypedResults.Ok(account);
     }
+
+    private static ProblemHttpResult NotConfigured() => TypedResults.Problem(title: "X is not configured",
+        detail: "Connecting X accounts needs X:ClientId and X:RedirectUri (see README).", statusCode: StatusCodes.Status503ServiceUnavailable);
+
+    private static ProblemHttpResult Refused(string code, string detail) =>
+        TypedResults.Problem(title: "The X account was not connected", detail: detail, statusCode: StatusCodes.Status400BadRequest, extensions: Code(code));
+
+    /// <summary>A machine-readable reason next to the ProblemDetails' words, for the frontend to act on.</summary>
+    private static Dictionary<string, object?> Code(string code) => new() { ["code"] = code };
 
     private static async Task<(string UserId, string ProtectedVerifier)?> TakeStateAsync(
         CallbackServices services, string state, CancellationToken cancellationToken)
@@ -147,7 +170,8 @@ public static partial class XConnectApi
     /// One row per user and X user id: reconnecting updates the row (so its posts stay) and makes it usable again.
     /// The user row is locked so a concurrent <c>user.deleted</c> cannot leave an account behind.
     /// </summary>
-    private static async Task<Guid?> StoreAccountAsync(CallbackServices services, string userId, XUser xUser, XTokens tokens, CancellationToken cancellationToken)
+    private static async Task<XAccountsApi.XAccountResponse?> StoreAccountAsync(
+        CallbackServices services, string userId, XUser xUser, XTokens tokens, CancellationToken cancellationToken)
     {
         var now = services.Time.GetUtcNow();
         await using var connection = await services.DataSource.OpenConnectionAsync(cancellationToken);
@@ -170,7 +194,7 @@ public static partial class XConnectApi
                 refresh_token_protected = COALESCE(excluded.refresh_token_protected, x_accounts.refresh_token_protected),
                 access_token_expires_at = excluded.access_token_expires_at, connected_at = excluded.connected_at,
                 updated_at = excluded.updated_at
-            RETURNING id
+            RETURNING id, connected_at
             """, connection, transaction);
         upsert.Parameters.Add(new NpgsqlParameter { Value = Guid.CreateVersion7(now) });
         upsert.Parameters.Add(new NpgsqlParameter { Value = userId });
@@ -184,15 +208,25 @@ public static partial class XConnectApi
         });
         upsert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = XAccessTokens.ExpiresAt(tokens, now) });
         upsert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = now });
-        var id = (Guid)(await upsert.ExecuteScalarAsync(cancellationToken))!;
+        Guid id;
+        DateTimeOffset connectedAt;
+        await using (var reader = await upsert.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            (id, connectedAt) = (reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1));
+        }
+
         await transaction.CommitAsync(cancellationToken);
-        return id;
+        return new XAccountsApi.XAccountResponse(id, xUser.Id, xUser.Username, Data.XAccountStatus.Connected, connectedAt);
     }
 
     /// <summary>States are stored hashed: reading the table does not let anyone finish a flow.</summary>
     private static string StateHash(string state) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(state)));
 
     private static string Base64Url(byte[] bytes) => System.Buffers.Text.Base64Url.EncodeToString(bytes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "User {UserId} sent a connection state that another user started (a phished authorize URL?): refused")]
+    private static partial void LogForeignState(ILogger logger, string userId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Connecting an X account failed at X: {Error}")]
     private static partial void LogExchangeFailed(ILogger logger, string error);

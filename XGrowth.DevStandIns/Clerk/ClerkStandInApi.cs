@@ -9,7 +9,7 @@ namespace XGrowth.DevStandIns.Clerk;
 /// <summary>The Clerk stand-in's HTTP face: its JWKS, a token endpoint for a user id, and a webhook sender.</summary>
 public static partial class ClerkStandInApi
 {
-    public const string WebhookHttpClient = "clerk-webhooks";
+    
 
     public sealed record TokenRequest(string? UserId, int? ExpiresInMinutes);
 
@@ -83,7 +83,7 @@ public static partial class ClerkStandInApi
             message.Headers.TryAddWithoutValidation(name, value);
         }
 
-        using var response = await httpClients.CreateClient(WebhookHttpClient).SendAsync(message, cancellationToken);
+        using var response = await httpClients.CreateClient(StandInsApp.OutgoingHttpClient).SendAsync(message, cancellationToken);
         JsonNode? answer;
         try
         {

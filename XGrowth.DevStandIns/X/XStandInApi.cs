@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using Microsoft.AspNetCore.WebUtilities;
+using XGrowth.DevStandIns.Clerk;
 
 namespace XGrowth.DevStandIns.X;
 
@@ -18,12 +18,10 @@ public static class XStandInApi
         x.MapPost("/2/tweets", (XStandIn standIn, HttpContext context) => standIn.CreatePostAsync(context));
         x.MapGet("/i/web/status/{id}", PostPage);
         x.MapGet("/", HomePage);
-        // The page the API sends the browser back to after connecting (X:FrontendReturnUrl): a frontend's part, here
-        // only so that the local flow ends somewhere readable.
-        endpoints.MapGet("/app/x-connected", (HttpContext context) => Page("Back in the app",
-            context.Request.Query.TryGetValue("xConnected", out var id)
-                ? $"<p class=ok>X account connected: <code>{Encode(id)}</code>.</p><p>Schedule a post on it (dashboard command \"Schedule test post\", or the README's walkthrough).</p>"
-                : $"<p class=err>Connecting failed: <code>{Encode(context.Request.Query["xConnectError"])}</code>.</p>"));
+        // The frontend's callback page (X:RedirectUri), played here so that the local flow is the real one: X sends the
+        // browser here, and the page hands code and state to the API with the signed-in user's session token.
+        endpoints.MapGet("/app/x-callback", FrontendCallbackPage);
+        endpoints.MapPost("/app/x-callback", FrontendCallbackAsync).DisableAntiforgery();
     }
 
     private static IResult AuthorizePage(HttpContext context, XStandIn x)
@@ -100,6 +98,47 @@ public static class XStandInApi
         var posts = x.Posts.Reverse().Take(50).Select(p =>
             $"<article><header>@{Encode(p.Username)} · {p.CreatedAt:yyyy-MM-dd HH:mm:ss} UTC</header><p>{Encode(p.Text)}</p><footer><a href=\"{XStandIn.PathBase}/i/web/status/{Encode(p.Id)}\">{Encode(p.Id)}</a></footer></article>");
         return Page("Local X: latest posts", string.Join("", posts) is { Length: > 0 } list ? list : "<p>No posts yet.</p>");
+    }
+
+    private static IResult FrontendCallbackPage(HttpContext context)
+    {
+        var hidden = string.Join("", context.Request.Query.Where(q => q.Key is "code" or "state" or "error")
+            .Select(q => $"<input type=hidden name=\"{Encode(q.Key)}\" value=\"{Encode(q.Value)}\">"));
+        return Page("Back in the app", $"""
+            <p>X sent the browser back with {(context.Request.Query.ContainsKey("error") ? "an error" : "a code")}. A frontend now calls
+            <code>POST /api/x-accounts/callback</code> with it and the signed-in user's session token; this page plays that part,
+            with a token from the Clerk stand-in.</p>
+            <form method=post>{hidden}
+              <label>Signed in as <input name=userId value="user_local_dev" required></label>
+              <p><button id=finish>Finish connecting</button></p>
+            </form>
+            """);
+    }
+
+    private static async Task<IResult> FrontendCallbackAsync(HttpContext context, ClerkStandIn clerk, IHttpClientFactory httpClients,
+        Microsoft.Extensions.Options.IOptions<StandInsOptions> options)
+    {
+        var form = await context.Request.ReadFormAsync();
+        if (options.Value.ApiUrl is not { Length: > 0 } apiUrl)
+        {
+            return Page("Back in the app", "<p class=err>StandIns:ApiUrl is not set (the AppHost sets it).</p>", StatusCodes.Status503ServiceUnavailable);
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, apiUrl.TrimEnd('/') + "/api/x-accounts/callback")
+        {
+            Content = JsonContent.Create(new
+            {
+                code = form["code"].ToString() is { Length: > 0 } code ? code : null,
+                state = form["state"].ToString(),
+                error = form["error"].ToString() is { Length: > 0 } error ? error : null,
+            }),
+        };
+        request.Headers.Authorization = new("Bearer", clerk.Mint(form["userId"].ToString(), TimeSpan.FromMinutes(1)));
+        using var response = await httpClients.CreateClient(StandInsApp.OutgoingHttpClient).SendAsync(request, context.RequestAborted);
+        var body = await response.Content.ReadAsStringAsync(context.RequestAborted);
+        return response.IsSuccessStatusCode
+            ? Page("Back in the app", $"<p class=ok>X account connected.</p><pre>{Encode(body)}</pre><p>Schedule a post on it (dashboard command \"Schedule test post\", or the README's walkthrough).</p>")
+            : Page("Back in the app", $"<p class=err>Connecting failed ({(int)response.StatusCode}).</p><pre>{Encode(body)}</pre>", StatusCodes.Status400BadRequest);
     }
 
     private static string CultureInfoInvariant(FormattableString value) => FormattableString.Invariant(value);

@@ -131,7 +131,14 @@ public class AppHostTests(AppHostFixture fixture) : IClassFixture<AppHostFixture
         var fields = form.AllKeys.Select(key => new KeyValuePair<string, string>(key!, form[key]!))
             .Append(new("username", "e2e_author")).Append(new("decision", "approve"));
         using var approved = await browser.PostAsync(authorizeUrl.GetLeftPart(UriPartial.Path), new FormUrlEncodedContent(fields), cancellationToken);
-        var landing = await approved.Content.ReadAsStringAsync(cancellationToken);
+        // X sent the browser to the frontend's callback page (the stand-ins play it), which finishes as the signed-in user.
+        var callbackPage = approved.RequestMessage!.RequestUri!;
+        Assert.Equal("/app/x-callback", callbackPage.AbsolutePath);
+        Assert.Contains("Finish connecting", await approved.Content.ReadAsStringAsync(cancellationToken), StringComparison.Ordinal);
+        var callbackQuery = System.Web.HttpUtility.ParseQueryString(callbackPage.Query);
+        using var finished = await browser.PostAsync(callbackPage.GetLeftPart(UriPartial.Path), new FormUrlEncodedContent(
+            [new("code", callbackQuery["code"]!), new("state", callbackQuery["state"]!), new("userId", userId)]), cancellationToken);
+        var landing = await finished.Content.ReadAsStringAsync(cancellationToken);
         Assert.Contains("X account connected", landing, StringComparison.Ordinal);
 
         var scheduled = await RunCommandAsync(DevelopmentCommands.ScheduleTestPost, cancellationToken, ("userId", userId), ("secondsAhead", "2"));

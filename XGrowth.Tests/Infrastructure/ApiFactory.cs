@@ -32,8 +32,8 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
     // The X app the API is configured with; the X stand-in knows the same.
     public const string XClientId = "test-client-id";
     public const string XClientSecret = "test-client-secret";
-    public const string XRedirectUri = "http://localhost:8002/api/x-accounts/callback";
-    public const string XFrontendReturnUrl = "http://localhost:3000/settings/x";
+    /// <summary>The frontend's page X sends the browser back to.</summary>
+    public const string XRedirectUri = "http://localhost:3000/x/callback";
 
     private StandInsServer? _standIns;
 
@@ -86,7 +86,6 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
             builder.UseSetting("X:ClientId", XClientId);
             builder.UseSetting("X:ClientSecret", XClientSecret);
             builder.UseSetting("X:RedirectUri", XRedirectUri);
-            builder.UseSetting("X:FrontendReturnUrl", XFrontendReturnUrl);
             builder.UseSetting("X:AuthorizeUrl", X.AuthorizeUrl);
             builder.UseSetting("X:ApiBaseUrl", X.BaseUrl);
             builder.UseSetting("X:WebUrl", X.BaseUrl);
@@ -147,7 +146,7 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
         return id;
     }
 
-    /// <summary>Connects an X account for <paramref name="userId"/> through the real OAuth flow against the fake X.</summary>
+    /// <summary>Connects an X account for <paramref name="userId"/> through the real OAuth flow against the X stand-in.</summary>
     public async Task<Guid> ConnectXAccountAsync(string userId, string? xUserId = null)
     {
         xUserId ??= Random.Shared.NextInt64(1, long.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -155,10 +154,12 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
         using var connect = await client.PostAsync("/api/x-accounts/connect", null, TestContext.Current.CancellationToken);
         var authorizeUrl = (string)(await connect.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>(TestContext.Current.CancellationToken))!["authorizeUrl"]!;
         var callback = X.Approve(authorizeUrl, username: "x_" + xUserId[..Math.Min(6, xUserId.Length)], xUserId: xUserId);
-        using var browser = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
-        using var back = await browser.GetAsync(new Uri(callback).PathAndQuery, TestContext.Current.CancellationToken);
-        var outcome = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(back.Headers.Location!.Query);
-        return Guid.Parse(outcome["xConnected"].ToString());
+        // The frontend's callback page hands X's code and state to the API with the user's session.
+        var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri(callback).Query);
+        using var completed = await client.PostAsJsonAsync("/api/x-accounts/callback",
+            new { code = query["code"].ToString(), state = query["state"].ToString() }, TestContext.Current.CancellationToken);
+        completed.EnsureSuccessStatusCode();
+        return Guid.Parse((string)(await completed.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>(TestContext.Current.CancellationToken))!["id"]!);
     }
 
     public static string NewSvixId() => "msg_" + Guid.NewGuid().ToString("N");

@@ -20,7 +20,6 @@ public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null, in
         builder.UseSetting("X:ClientId", ApiFactory.XClientId);
         builder.UseSetting("X:ClientSecret", ApiFactory.XClientSecret);
         builder.UseSetting("X:RedirectUri", ApiFactory.XRedirectUri);
-        builder.UseSetting("X:FrontendReturnUrl", ApiFactory.XFrontendReturnUrl);
         builder.UseSetting("X:ApiBaseUrl", xApiBaseUrl ?? api.X.BaseUrl);
         builder.UseSetting("Publishing:PollInterval", "00:00:00.200");
         builder.UseSetting("Publishing:FirstRetryDelay", "00:00:30");

@@ -33,7 +33,7 @@ public class StandInsTests(ApiFactory api) : IClassFixture<ApiFactory>
                 options.Clerk.WebhookUrl = "http://localhost/api/webhooks/clerk";
                 options.Clerk.WebhookSecret = ApiFactory.WebhookSecret;
             },
-            services => services.AddHttpClient(ClerkStandInApi.WebhookHttpClient).ConfigurePrimaryHttpMessageHandler(() => api.Server.CreateHandler()));
+            services => services.AddHttpClient(StandInsApp.OutgoingHttpClient).ConfigurePrimaryHttpMessageHandler(() => api.Server.CreateHandler()));
         using var http = new HttpClient { BaseAddress = new Uri(clerk.BaseUrl) };
         var userId = ApiFactory.NewUserId();
 
@@ -59,7 +59,7 @@ public class StandInsTests(ApiFactory api) : IClassFixture<ApiFactory>
                 options.Clerk.WebhookUrl = "http://localhost/api/webhooks/clerk";
                 options.Clerk.WebhookSecret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(24));
             },
-            services => services.AddHttpClient(ClerkStandInApi.WebhookHttpClient).ConfigurePrimaryHttpMessageHandler(() => api.Server.CreateHandler()));
+            services => services.AddHttpClient(StandInsApp.OutgoingHttpClient).ConfigurePrimaryHttpMessageHandler(() => api.Server.CreateHandler()));
         using var http = new HttpClient { BaseAddress = new Uri(clerk.BaseUrl) };
         var userId = ApiFactory.NewUserId();
 

@@ -4,7 +4,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -17,18 +16,6 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    /// <summary>A browser: does not follow redirects, so the test sees where the API sends it.</summary>
-    private HttpClient Browser(string? signedInAs = null)
-    {
-        var client = api.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
-        if (signedInAs is not null)
-        {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", api.Clerk.Mint(signedInAs));
-        }
-
-        return client;
-    }
-
     private async Task<string> StartConnect(string userId)
     {
         using var client = api.ClientFor(userId);
@@ -37,22 +24,34 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
         return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["authorizeUrl"]!;
     }
 
-    /// <summary>The browser's trip back from X to the callback; answers where the API redirects it.</summary>
-    private async Task<Dictionary<string, string>> FollowCallback(string callbackUrl, string? signedInAs = null)
+    /// <summary>
+    /// The frontend's callback page: X sent the browser to <paramref name="callbackUrl"/>, and the page posts its code,
+    /// state or error to the API with <paramref name="signedInAs"/>'s session. Answers the outcome as
+    /// <c>xConnected</c> (the account id) or <c>xConnectError</c> (the problem's code), with the HTTP status.
+    /// </summary>
+    private async Task<Dictionary<string, string>> FollowCallback(string callbackUrl, string signedInAs)
     {
-        using var browser = Browser(signedInAs);
-        using var response = await browser.GetAsync(new Uri(callbackUrl).PathAndQuery, Ct);
-        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        var location = response.Headers.Location!.OriginalString;
-        Assert.StartsWith(ApiFactory.XFrontendReturnUrl + "?", location, StringComparison.Ordinal);
-        return QueryHelpers.ParseQuery(new Uri(location).Query).ToDictionary(p => p.Key, p => p.Value.ToString());
+        var query = QueryHelpers.ParseQuery(new Uri(callbackUrl).Query);
+        string? Get(string name) => query.TryGetValue(name, out var value) ? value.ToString() : null;
+        using var client = api.ClientFor(signedInAs);
+        using var response = await client.PostAsJsonAsync("/api/x-accounts/callback",
+            new { code = Get("code"), state = Get("state") ?? "", error = Get("error") }, Ct);
+        var body = (await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+        if (response.IsSuccessStatusCode)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return new() { ["xConnected"] = (string)body["id"]!, ["status"] = "200" };
+        }
+
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return new() { ["xConnectError"] = (string?)body["code"] ?? "validation", ["status"] = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture) };
     }
 
     private async Task<(string UserId, Guid AccountId, string XUserId)> Connect(string? userId = null, string? xUserId = null)
     {
         userId ??= ApiFactory.NewUserId();
         xUserId ??= Random.Shared.NextInt64(1, long.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var outcome = await FollowCallback(api.X.Approve(await StartConnect(userId), username: "x_" + xUserId[..6], xUserId: xUserId));
+        var outcome = await FollowCallback(api.X.Approve(await StartConnect(userId), username: "x_" + xUserId[..6], xUserId: xUserId), userId);
         Assert.True(outcome.ContainsKey("xConnected"), string.Join(",", outcome));
         return (userId, Guid.Parse(outcome["xConnected"]), xUserId);
     }
@@ -125,13 +124,36 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task Finishing_needs_a_session_and_a_well_formed_body()
+    {
+        var userId = ApiFactory.NewUserId();
+        var callback = new Uri(api.X.Approve(await StartConnect(userId), username: "anon", xUserId: "3131"));
+        var query = QueryHelpers.ParseQuery(callback.Query);
+        using var anonymous = api.CreateClient();
+        using var signedIn = api.ClientFor(userId);
+
+        using var noSession = await anonymous.PostAsJsonAsync("/api/x-accounts/callback", new { code = query["code"].ToString(), state = query["state"].ToString() }, Ct);
+        using var get = await anonymous.GetAsync("/api/x-accounts/callback" + callback.Query, Ct);
+        using var malformed = await signedIn.PostAsync("/api/x-accounts/callback", new StringContent("{\"state\":", System.Text.Encoding.UTF8, "application/json"), Ct);
+        using var unknownField = await signedIn.PostAsJsonAsync("/api/x-accounts/callback", new { state = "s", code = "c", userId = "user_other" }, Ct);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, noSession.StatusCode);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, get.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, unknownField.StatusCode);
+        Assert.Equal(0, await AccountsOf(userId));
+        // None of these spent the state: the user can still finish.
+        Assert.True((await FollowCallback(callback.ToString(), userId)).ContainsKey("xConnected"));
+    }
+
+    [Fact]
     public async Task A_state_is_valid_once()
     {
         var userId = ApiFactory.NewUserId();
         var callback = api.X.Approve(await StartConnect(userId), username: "once", xUserId: "4242");
-        Assert.True((await FollowCallback(callback)).ContainsKey("xConnected"));
+        Assert.True((await FollowCallback(callback, userId)).ContainsKey("xConnected"));
 
-        var replay = await FollowCallback(callback);
+        var replay = await FollowCallback(callback, userId);
 
         Assert.Equal("invalid_state", replay["xConnectError"]);
         Assert.Equal(1, await AccountsOf(userId));
@@ -148,24 +170,31 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
             await expire.ExecuteNonQueryAsync(Ct);
         }
 
-        Assert.Equal("invalid_state", (await FollowCallback(callback))["xConnectError"]);
-        Assert.Equal("invalid_state", (await FollowCallback($"{ApiFactory.XRedirectUri}?state=made-up&code=abc"))["xConnectError"]);
-        Assert.Equal("invalid_state", (await FollowCallback($"{ApiFactory.XRedirectUri}?code=abc"))["xConnectError"]);
+        Assert.Equal("invalid_state", (await FollowCallback(callback, userId))["xConnectError"]);
+        Assert.Equal("invalid_state", (await FollowCallback($"{ApiFactory.XRedirectUri}?state=made-up&code=abc", userId))["xConnectError"]);
+        var noState = await FollowCallback($"{ApiFactory.XRedirectUri}?code=abc", userId);
+        Assert.Equal(("validation", "400"), (noState["xConnectError"], noState["status"]));
         Assert.Equal(0, await AccountsOf(userId));
     }
 
     [Fact]
-    public async Task Another_signed_in_user_cannot_finish_someone_elses_flow()
+    public async Task A_phished_authorize_url_links_nothing_when_the_victim_finishes_it()
     {
+        // The attacker (owner of the state) sends their authorize URL; the victim approves on X with the victim's X
+        // account, and the victim's frontend finishes with the victim's session.
         var owner = ApiFactory.NewUserId();
         var intruder = ApiFactory.NewUserId();
         var callback = api.X.Approve(await StartConnect(owner), username: "stolen", xUserId: "6161");
 
         var outcome = await FollowCallback(callback, signedInAs: intruder);
+        // The state is spent: the owner cannot finish with it afterwards either.
+        var late = await FollowCallback(callback, signedInAs: owner);
 
         Assert.Equal("invalid_state", outcome["xConnectError"]);
+        Assert.Equal("invalid_state", late["xConnectError"]);
         Assert.Equal(0, await AccountsOf(owner));
         Assert.Equal(0, await AccountsOf(intruder));
+        Assert.Equal(1, await api.CountAsync("SELECT count(*) FROM x_oauth_states WHERE user_id = $1 AND used_at IS NOT NULL", owner));
     }
 
     [Fact]
@@ -174,7 +203,7 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
         var userId = ApiFactory.NewUserId();
         var state = QueryHelpers.ParseQuery(new Uri(await StartConnect(userId)).Query)["state"].ToString();
 
-        var outcome = await FollowCallback($"{ApiFactory.XRedirectUri}?error=access_denied&state={Uri.EscapeDataString(state)}");
+        var outcome = await FollowCallback($"{ApiFactory.XRedirectUri}?error=access_denied&state={Uri.EscapeDataString(state)}", userId);
 
         Assert.Equal("access_denied", outcome["xConnectError"]);
         Assert.Equal(0, await AccountsOf(userId));
@@ -190,7 +219,7 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
         api.X.TokenEndpointFailure = status;
         try
         {
-            Assert.Equal("token_exchange_failed", (await FollowCallback(callback))["xConnectError"]);
+            Assert.Equal("token_exchange_failed", (await FollowCallback(callback, userId))["xConnectError"]);
         }
         finally
         {
