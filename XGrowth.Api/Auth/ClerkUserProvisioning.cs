@@ -21,6 +21,12 @@ public sealed class ClerkUserProvisioning(NpgsqlDataSource dataSource, TimeProvi
     // Bounded: only users with a valid token get in, but memory must not grow with them without limit.
     private readonly MemoryCache _activeUsers = new(new MemoryCacheOptions { SizeLimit = 100_000, Clock = new TimeProviderClock(time) });
 
+    // Deletions handled by this process so far. A request remembers a user only if no deletion was handled between its
+    // database check and its remembering (checked and set under the lock that Forget takes): otherwise a request that
+    // looked just before a deletion would put the deleted user back for 30 s.
+    private readonly Lock _remembering = new();
+    private long _deletionsHandled;
+
     // One round trip: the insert does nothing for a known user, whose row the second branch reads.
     private const string EnsureSql = """
         WITH inserted AS (
@@ -41,17 +47,40 @@ public sealed class ClerkUserProvisioning(NpgsqlDataSource dataSource, TimeProvi
             return true;
         }
 
+        var deletionsBefore = Volatile.Read(ref _deletionsHandled);
         if (await EnsureInDatabaseAsync(userId, cancellationToken))
         {
-            _activeUsers.Set(userId, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = ActiveUserCacheTime });
+            if (AfterDatabaseCheck is { } hook)
+            {
+                await hook(userId);
+            }
+
+            lock (_remembering)
+            {
+                if (_deletionsHandled == deletionsBefore)
+                {
+                    _activeUsers.Set(userId, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = ActiveUserCacheTime });
+                }
+            }
+
             return true;
         }
 
         return false;
     }
 
+    /// <summary>Tests only: runs between the database check and remembering the user, to force a race there.</summary>
+    internal Func<string, Task>? AfterDatabaseCheck { get; set; }
+
     /// <summary>The user was deleted: their next call checks the database again.</summary>
-    public void Forget(string userId) => _activeUsers.Remove(userId);
+    public void Forget(string userId)
+    {
+        lock (_remembering)
+        {
+            _deletionsHandled++;
+            _activeUsers.Remove(userId);
+        }
+    }
 
     private async Task<bool> EnsureInDatabaseAsync(string userId, CancellationToken cancellationToken)
     {

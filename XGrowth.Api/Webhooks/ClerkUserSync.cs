@@ -78,17 +78,36 @@ public sealed class ClerkUserSync(NpgsqlDataSource dataSource, TimeProvider time
             Text(user.PrimaryEmail), Text(user.FirstName), Text(user.LastName), Text(user.Username), Text(user.ImageUrl),
             new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = (object?)user.ClerkUpdatedAt ?? DBNull.Value });
 
+    /// <remarks>
+    /// The user's row is locked first, in a statement of its own: work that holds it (an X account being stored for
+    /// the user, which takes it <c>FOR SHARE</c>) finishes before the deletion reads the user's accounts, so the
+    /// deletion's statement sees, and removes, what that work added. One statement alone would read the accounts as
+    /// they were when it began, before it waited for the lock.
+    /// </remarks>
     public async Task<WebhookOutcome> DeleteAsync(string svixId, string eventType, string userId, CancellationToken cancellationToken)
     {
-        var outcome = await ExecuteAsync(DeleteSql, svixId, eventType, userId, cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var lockUser = new NpgsqlCommand("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", connection, transaction))
+        {
+            lockUser.Parameters.Add(new NpgsqlParameter { Value = userId });
+            await lockUser.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var outcome = await ExecuteAsync(new NpgsqlCommand(DeleteSql, connection, transaction), svixId, eventType, userId, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         users.Forget(userId);
         return outcome;
     }
 
+    private Task<WebhookOutcome> ExecuteAsync(
+        string sql, string svixId, string eventType, string userId, CancellationToken cancellationToken, params NpgsqlParameter[] extra) =>
+        ExecuteAsync(dataSource.CreateCommand(sql), svixId, eventType, userId, cancellationToken, extra);
+
     private async Task<WebhookOutcome> ExecuteAsync(
-        string sql, string svixId, string eventType, string userId, CancellationToken cancellationToken, params NpgsqlParameter[] extra)
+        NpgsqlCommand command, string svixId, string eventType, string userId, CancellationToken cancellationToken, params NpgsqlParameter[] extra)
     {
-        await using var command = dataSource.CreateCommand(sql);
+        await using var _ = command;
         command.Parameters.Add(new NpgsqlParameter { Value = svixId });
         command.Parameters.Add(new NpgsqlParameter { Value = eventType });
         command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = time.GetUtcNow() });
