@@ -41,7 +41,7 @@ public static class ApiServices
             .WithHeaders("Authorization", "Content-Type")
             .AllowCredentials()));
 
-        builder.Services.AddClerkWebhooks();
+        builder.Services.AddClerkWebhooks(builder.Environment);
         return builder;
     }
 }

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -47,7 +48,10 @@ public static partial class ClerkAuthentication
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<IOptions<ClerkAuthOptions>, ClerkSigningKeys>((jwt, clerk, keys) => Configure(jwt, clerk.Value, keys));
-        builder.Services.AddAuthorization();
+        // Authentication is the default: an endpoint is anonymous only where it says so (AllowAnonymous), so a new
+        // endpoint that forgets to decide is protected, not open.
+        builder.Services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
         builder.Services.AddHostedService<SignInModeLog>();
         return builder;
     }
@@ -101,6 +105,16 @@ public static partial class ClerkAuthentication
                 if (!context.Request.Headers.ContainsKey("Authorization")
                     && context.Request.Cookies.TryGetValue(SessionCookie, out var cookieToken) && !string.IsNullOrEmpty(cookieToken))
                 {
+                    // A browser sends the cookie with any site's form or fetch: a change made with it alone must come
+                    // from the frontend's own pages (cross-site request forgery). A bearer header cannot be forged so.
+                    if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method)
+                        && !HttpMethods.IsOptions(context.Request.Method) && !FromAllowedOrigin(context.Request, clerk))
+                    {
+                        Log.TokenRejected(Logger(context.HttpContext), "session cookie on a write from another site");
+                        context.NoResult();
+                        return;
+                    }
+
                     context.Token = cookieToken;
                 }
 
@@ -117,6 +131,22 @@ public static partial class ClerkAuthentication
                 return Task.CompletedTask;
             },
         };
+    }
+
+    /// <summary>
+    /// Whether the browser says the request comes from an allowed frontend origin (<c>Origin</c> among
+    /// <c>Clerk:AuthorizedParties</c>), or, without an <c>Origin</c>, from this same origin (<c>Sec-Fetch-Site</c>).
+    /// A request that says neither is not trusted with the cookie.
+    /// </summary>
+    private static bool FromAllowedOrigin(HttpRequest request, ClerkAuthOptions clerk)
+    {
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length > 0)
+        {
+            return clerk.AuthorizedPartyList().Contains(origin.TrimEnd('/'), StringComparer.OrdinalIgnoreCase);
+        }
+
+        return request.Headers["Sec-Fetch-Site"].ToString() == "same-origin";
     }
 
     /// <summary>The <c>kid</c> the request's token names, read without validating anything; null if there is no token or no kid.</summary>

@@ -13,6 +13,26 @@ public sealed class ClerkWebhookOptions : IValidatableObject
     /// </summary>
     public string? WebhookSecret { get; set; }
 
+    /// <summary>
+    /// Secrets published in documentation and test suites (Svix's test vector, which this README and many examples
+    /// show): anyone can sign with them, so they are refused outside Development.
+    /// </summary>
+    public static readonly IReadOnlyList<string> WellKnownSecrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"];
+
+    /// <summary>Whether any of the configured secrets is one of <see cref="WellKnownSecrets"/> (compared as keys, not text).</summary>
+    public bool UsesWellKnownSecret()
+    {
+        try
+        {
+            var known = WellKnownSecrets.SelectMany(secret => SvixSignatureVerifier.ParseSecrets(secret)).ToList();
+            return SvixSignatureVerifier.ParseSecrets(WebhookSecret).Any(key => known.Any(k => k.AsSpan().SequenceEqual(key)));
+        }
+        catch (FormatException)
+        {
+            return false; // Malformed: Validate says so.
+        }
+    }
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         string? problem = null;

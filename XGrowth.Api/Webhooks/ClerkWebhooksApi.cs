@@ -20,10 +20,14 @@ public static partial class ClerkWebhooksApi
     private static readonly Counter<long> Received = Meter.CreateCounter<long>(
         "xgrowth.webhooks.received", unit: "{webhook}", description: "Clerk webhooks received, by event type and outcome.");
 
-    public static IServiceCollection AddClerkWebhooks(this IServiceCollection services)
+    public static IServiceCollection AddClerkWebhooks(this IServiceCollection services, IHostEnvironment environment)
     {
         services.AddOptions<ClerkWebhookOptions>().BindConfiguration(ClerkWebhookOptions.Section)
-            .ValidateDataAnnotations().ValidateOnStart();
+            .ValidateDataAnnotations()
+            .Validate(options => environment.IsDevelopment() || !options.UsesWellKnownSecret(),
+                $"Clerk:WebhookSecret is a published example secret, which anyone can sign with; the environment is {environment.EnvironmentName}. "
+                + "Use the signing secret of your Clerk webhook endpoint.")
+            .ValidateOnStart();
         services.AddSingleton(provider =>
         {
             var secret = provider.GetRequiredService<IOptions<ClerkWebhookOptions>>().Value.WebhookSecret;

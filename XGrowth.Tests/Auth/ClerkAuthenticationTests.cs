@@ -286,6 +286,8 @@ public class ClerkSettingsTests(ApiFactory api) : IClassFixture<ApiFactory>
     [InlineData("Testing", "Clerk:JwtKey", "-----BEGIN PUBLIC KEY-----nonsense", "Clerk:JwtKey must be")]
     [InlineData("Testing", "Clerk:AuthorizedParties", "http://localhost:3000/app", "Clerk:AuthorizedParties 'http://localhost:3000/app' is not an origin")]
     [InlineData("Testing", "Clerk:WebhookSecret", "whsec_%%%", "Clerk:WebhookSecret is malformed")]
+    [InlineData("Production", "Clerk:WebhookSecret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "Clerk:WebhookSecret is a published example secret")]
+    [InlineData("Staging", "Clerk:WebhookSecret", "whsec_dGhpcyBpcyBteSBvd24gc2VjcmV0IQ== whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "Clerk:WebhookSecret is a published example secret")]
     public void Bad_settings_stop_the_api_at_start_naming_the_key(string environment, string key, string value, string message)
     {
         using var misconfigured = api.WithWebHostBuilder(builder => builder.UseEnvironment(environment).UseSetting(key, value));

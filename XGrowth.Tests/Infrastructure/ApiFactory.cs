@@ -13,8 +13,8 @@ namespace XGrowth.Tests.Infrastructure;
 /// <summary>The real API, in process, on its own fresh database of the test PostgreSQL.</summary>
 public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>, IAsyncLifetime
 {
-    /// <summary>Svix's published test secret.</summary>
-    public const string WebhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    /// <summary>A webhook secret of this test run (published example secrets are refused outside Development).</summary>
+    public static readonly string WebhookSecret = "whsec_" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
 
     public string ConnectionString { get; private set; } = "";
 
