@@ -138,6 +138,12 @@ public static class DatabaseResources
         {
             builder.HoldDataDirectory(local);
             password = local.Prepare();
+            if (!LoopbackPortIsFree(port))
+            {
+                // Otherwise the server exits at once and the AppHost waits for it forever.
+                Exit($"PostgreSQL's port {port} on 127.0.0.1 is taken by another program (see `ss -ltnp 'sport = :{port}'`); " +
+                    "stop it, or set Database:Port.");
+            }
         }
 
         var passwordParameter = builder.AddParameter("postgres-password", password, secret: true);
@@ -199,13 +205,14 @@ public static class DatabaseResources
         var directoryLock = DataDirectoryLock.TryAcquire(local.RootDirectory);
         if (directoryLock is null)
         {
-            ExitAlreadyRunning(DataDirectoryLock.DescribeHolder(local.RootDirectory));
+            Exit($"XGrowth is already running ({DataDirectoryLock.DescribeHolder(local.RootDirectory)}); " +
+                "stop it first, or give this one another Database:DataDirectory.");
             return;
         }
 
         // On stop, wait until the orchestrator has ended every process it started (its default is to finish that
         // after the AppHost has exited): the prompt comes back, and the directory is let go, only once they are gone.
-        builder.Configuration["DcpPublisher:WaitForResourceCleanup"] ??= "true";
+        builder.Configuration["DcpPublisher:WaitForResourceCleanup"] = "true";
         builder.Services.AddHostedService(services => new LocalPostgresShutdown(
             local, directoryLock, services.GetRequiredService<ILogger<LocalPostgresShutdown>>()));
 
@@ -226,13 +233,16 @@ public static class DatabaseResources
     /// <summary>The orchestrator's name for the dashboard resource.</summary>
     private const string DashboardResourceName = "aspire-dashboard";
 
-    /// <summary>The exit code of an AppHost that found another one running on its data directory.</summary>
-    public const int AlreadyRunningExitCode = 1;
+    /// <summary>
+    /// The exit code of an AppHost that cannot start its local PostgreSQL: another AppHost runs on its data
+    /// directory, or the server's port is taken.
+    /// </summary>
+    public const int CannotStartExitCode = 1;
 
+    /// <summary>Ends the AppHost with <paramref name="message"/> as its one line of output, not a stack trace.</summary>
     [DoesNotReturn]
-    private static void ExitAlreadyRunning(string holder)
+    private static void Exit(string message)
     {
-        var message = $"XGrowth is already running ({holder}); stop it first, or give this one another Database:DataDirectory.";
         if (Assembly.GetEntryAssembly() != typeof(DatabaseResources).Assembly)
         {
             // Built in-process by a test (Aspire.Hosting.Testing): ending the process would end the test run.
@@ -240,6 +250,20 @@ public static class DatabaseResources
         }
 
         Console.Error.WriteLine(message);
-        Environment.Exit(AlreadyRunningExitCode);
+        Environment.Exit(CannotStartExitCode);
+    }
+
+    private static bool LoopbackPortIsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(System.Net.IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            return false;
+        }
     }
 }

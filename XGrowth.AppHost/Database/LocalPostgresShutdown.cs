@@ -32,11 +32,18 @@ internal sealed class LocalPostgresShutdown : IHostedLifecycleService, IAsyncDis
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
     }
 
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.Run(ShutDown, CancellationToken.None);
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        await Task.Run(ShutDown, CancellationToken.None);
 
-    /// <summary>Every process the AppHost started is gone now: in local mode the orchestrator's stop waits for them.</summary>
+        // The services take several seconds to stop; say why the prompt is not back yet.
+        _logger.LogInformation("Waiting for the other resources (API, worker, dashboard) to stop...");
+    }
+
     public Task StoppedAsync(CancellationToken cancellationToken)
     {
+        // Every process the AppHost started is gone now: in local mode the orchestrator's stop waits for them.
+        _logger.LogInformation("Every resource has stopped.");
         _directoryLock.Dispose();
         return Task.CompletedTask;
     }

@@ -1,6 +1,8 @@
 extern alias apphost;
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Runtime.Versioning;
 using apphost::XGrowth.AppHost.Database;
 
@@ -44,7 +46,7 @@ public sealed class LocalPostgresTests : IDisposable
         await using var second = AppHostProcess.Start(_server, _port);
         await second.WaitForExitAsync(Bounded(StopTimeout));
 
-        Assert.Equal(DatabaseResources.AlreadyRunningExitCode, second.ExitCode);
+        Assert.Equal(DatabaseResources.CannotStartExitCode, second.ExitCode);
         Assert.NotEqual(0, second.ExitCode);
         var message = Assert.Single(second.Output, line => line.Trim().Length > 0);
         Assert.Equal(
@@ -53,6 +55,22 @@ public sealed class LocalPostgresTests : IDisposable
         Assert.False(first.HasExited);
         Assert.Equal(postmaster, PostmasterProcessId());
         Assert.Equal(1, await AppHostProcess.QueryAsync(_server, _port, "SELECT 1", cancellationToken));
+    }
+
+    [Fact]
+    public async Task An_AppHost_whose_database_port_is_taken_says_so_in_one_line()
+    {
+        using var other = new TcpListener(IPAddress.Loopback, _port);
+        other.Start();
+
+        await using var appHost = AppHostProcess.Start(_server, _port);
+        await appHost.WaitForExitAsync(Bounded(StopTimeout));
+
+        Assert.Equal(DatabaseResources.CannotStartExitCode, appHost.ExitCode);
+        var message = Assert.Single(appHost.Output, line => line.Trim().Length > 0);
+        Assert.Equal(
+            $"PostgreSQL's port {_port} on 127.0.0.1 is taken by another program (see `ss -ltnp 'sport = :{_port}'`); stop it, or set Database:Port.",
+            message);
     }
 
     [Fact]
