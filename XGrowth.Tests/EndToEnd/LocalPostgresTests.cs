@@ -74,16 +74,13 @@ public sealed class LocalPostgresTests : IDisposable
     }
 
     [Fact]
-    public async Task Ctrl_C_shuts_PostgreSQL_down_cleanly_before_the_AppHost_exits()
+    public async Task Ctrl_C_shuts_PostgreSQL_down_cleanly_and_the_AppHost_exits_once_every_resource_has_stopped()
     {
         var cancellationToken = Bounded(StartTimeout);
         await using var appHost = AppHostProcess.Start(_server, _port);
-        await appHost.WaitForDatabaseAsync(_server, _port, cancellationToken);
-        // Stop it in use: the services hold connections (a smart shutdown would wait for them forever).
-        while (await ServiceConnectionsAsync(cancellationToken) == 0)
-        {
-            await Task.Delay(250, cancellationToken);
-        }
+        await appHost.WaitForOutputAsync("Distributed application started", cancellationToken);
+        // Stopped in use: the services hold connections, which a smart shutdown would wait for.
+        Assert.NotEqual(0L, await ServiceConnectionsAsync(cancellationToken));
 
         appHost.Interrupt();
         await appHost.WaitForExitAsync(Bounded(StopTimeout));
@@ -91,9 +88,27 @@ public sealed class LocalPostgresTests : IDisposable
         Assert.Equal(0, appHost.ExitCode);
         Assert.Equal("shut down", _server.ClusterState());
         Assert.Null(PostmasterProcessId());
+        Assert.Contains(appHost.Output, line => line.Contains("PostgreSQL has stopped; pg_controldata says the cluster is 'shut down'.", StringComparison.Ordinal));
+        Assert.Contains(appHost.Output, line => line.Contains("Every resource has stopped.", StringComparison.Ordinal));
         Assert.Empty(ProcessesNaming(_server.RootDirectory));
         using var next = DataDirectoryLock.TryAcquire(_server.RootDirectory);
         Assert.NotNull(next);
+    }
+
+    [Fact]
+    public async Task Ctrl_C_during_start_up_shuts_PostgreSQL_down_cleanly_too()
+    {
+        var cancellationToken = Bounded(StartTimeout);
+        await using var appHost = AppHostProcess.Start(_server, _port);
+        await appHost.WaitForDatabaseAsync(_server, _port, cancellationToken);
+        // The services are not up yet (the worker waits for the API, which migrates first): the start is cancelled.
+        Assert.DoesNotContain(appHost.Output, line => line.Contains("Distributed application started", StringComparison.Ordinal));
+
+        appHost.Interrupt();
+        await appHost.WaitForExitAsync(Bounded(StopTimeout));
+
+        Assert.Equal("shut down", _server.ClusterState());
+        Assert.Null(PostmasterProcessId());
     }
 
     [Fact]
