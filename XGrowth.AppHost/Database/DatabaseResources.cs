@@ -1,8 +1,11 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
+using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace XGrowth.AppHost.Database;
@@ -128,8 +131,21 @@ public static class DatabaseResources
             port = LocalPostgres.FreeLoopbackPort();
         }
 
-        // The cluster is made (or a leftover server stopped) only when the application really runs.
-        var password = builder.ExecutionContext.IsRunMode ? local.Prepare() : "";
+        // The cluster is made (or a leftover server stopped) only when the application really runs, and only by the
+        // one AppHost that holds the data directory.
+        var password = "";
+        if (builder.ExecutionContext.IsRunMode)
+        {
+            builder.HoldDataDirectory(local);
+            password = local.Prepare();
+            if (!LoopbackPortIsFree(port))
+            {
+                // Otherwise the server exits at once and the AppHost waits for it forever.
+                Exit($"PostgreSQL's port {port} on 127.0.0.1 is taken by another program (see `ss -ltnp 'sport = :{port}'`); " +
+                    "stop it, or set Database:Port.");
+            }
+        }
+
         var passwordParameter = builder.AddParameter("postgres-password", password, secret: true);
 
         var (command, arguments) = local.ServerCommand(port);
@@ -177,5 +193,77 @@ public static class DatabaseResources
         });
 
         return (database, server);
+    }
+
+    /// <summary>
+    /// Takes the data directory for this AppHost's lifetime, or ends the process with one line when another live
+    /// AppHost has it; stops the server cleanly when the AppHost stops.
+    /// </summary>
+    private static void HoldDataDirectory(this IDistributedApplicationBuilder builder, LocalPostgres local)
+    {
+        local.EnsureRootDirectory();
+        var directoryLock = DataDirectoryLock.TryAcquire(local.RootDirectory);
+        if (directoryLock is null)
+        {
+            Exit($"XGrowth is already running ({DataDirectoryLock.DescribeHolder(local.RootDirectory)}); " +
+                "stop it first, or give this one another Database:DataDirectory.");
+            return;
+        }
+
+        // On stop, wait until the orchestrator has ended every process it started (its default is to finish that
+        // after the AppHost has exited): the prompt comes back, and the directory is let go, only once they are gone.
+        builder.Configuration["DcpPublisher:WaitForResourceCleanup"] = "true";
+        builder.Services.AddHostedService(services => new LocalPostgresShutdown(
+            local, directoryLock, services.GetRequiredService<ILogger<LocalPostgresShutdown>>()));
+
+        // Which dashboard to point a second AppHost at: the URL it logs as "Login to the dashboard at".
+        builder.Eventing.Subscribe<ResourceReadyEvent>((ready, cancellationToken) =>
+        {
+            if (ready.Resource.Name == DashboardResourceName && ready.Resource is IResourceWithEndpoints dashboard
+                && new[] { "https", "http" }.Select(dashboard.GetEndpoint).FirstOrDefault(e => e.Exists && e.IsAllocated) is { } endpoint)
+            {
+                var token = builder.Configuration["AppHost:BrowserToken"];
+                directoryLock.RecordDashboard(string.IsNullOrEmpty(token) ? endpoint.Url : $"{endpoint.Url}/login?t={token}");
+            }
+
+            return Task.CompletedTask;
+        });
+    }
+
+    /// <summary>The orchestrator's name for the dashboard resource.</summary>
+    private const string DashboardResourceName = "aspire-dashboard";
+
+    /// <summary>
+    /// The exit code of an AppHost that cannot start its local PostgreSQL: another AppHost runs on its data
+    /// directory, or the server's port is taken.
+    /// </summary>
+    public const int CannotStartExitCode = 1;
+
+    /// <summary>Ends the AppHost with <paramref name="message"/> as its one line of output, not a stack trace.</summary>
+    [DoesNotReturn]
+    private static void Exit(string message)
+    {
+        if (Assembly.GetEntryAssembly() != typeof(DatabaseResources).Assembly)
+        {
+            // Built in-process by a test (Aspire.Hosting.Testing): ending the process would end the test run.
+            throw new DistributedApplicationException(message);
+        }
+
+        Console.Error.WriteLine(message);
+        Environment.Exit(CannotStartExitCode);
+    }
+
+    private static bool LoopbackPortIsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(System.Net.IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            return false;
+        }
     }
 }

@@ -16,6 +16,9 @@ public sealed class LocalPostgres
 {
     public const string SuperUser = "postgres";
     private const string ServiceAccount = "postgres";
+    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private static readonly TimeSpan LeftoverStopTimeout = TimeSpan.FromSeconds(30);
 
     public LocalPostgres(string binDirectory, string rootDirectory)
     {
@@ -77,27 +80,62 @@ public sealed class LocalPostgres
     }
 
     /// <summary>
-    /// Creates the cluster on first use (superuser <c>postgres</c> with a generated password, password
-    /// authentication), and stops a server left running by an AppHost that did not shut down cleanly.
-    /// Returns the superuser password.
+    /// Makes <see cref="RootDirectory"/> if it is missing, private from the start (0700), and owned by the user
+    /// the server runs as.
     /// </summary>
-    public string Prepare()
+    public void EnsureRootDirectory()
     {
-        Directory.CreateDirectory(RootDirectory);
-        if (!File.Exists(PasswordFile))
+        if (OperatingSystem.IsWindows())
         {
-            File.WriteAllText(PasswordFile, Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant());
+            Directory.CreateDirectory(RootDirectory);
+            return;
         }
 
-        if (!OperatingSystem.IsWindows())
+        // The parents keep the default mode: the server's user must be able to pass through them.
+        var parent = Path.GetDirectoryName(Path.GetFullPath(RootDirectory));
+        if (parent is not null)
         {
-            File.SetUnixFileMode(PasswordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            File.SetUnixFileMode(RootDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Directory.CreateDirectory(parent);
+        }
+
+        Directory.CreateDirectory(RootDirectory, OwnerOnlyDirectory);
+        if (File.GetUnixFileMode(RootDirectory) != OwnerOnlyDirectory)
+        {
+            // Made by an older version or by hand.
+            File.SetUnixFileMode(RootDirectory, OwnerOnlyDirectory);
         }
 
         if (RunningAsRoot)
         {
-            RunChecked("chown", ["-R", $"{ServiceAccount}:", RootDirectory]);
+            RunChecked("chown", [$"{ServiceAccount}:", RootDirectory]);
+        }
+    }
+
+    /// <summary>
+    /// Creates the cluster on first use (superuser <c>postgres</c> with a generated password, password
+    /// authentication), and stops a server left running by an AppHost that did not shut down cleanly.
+    /// Returns the superuser password.
+    /// </summary>
+    /// <remarks>
+    /// Only for a data directory no live AppHost uses: the AppHost calls it while holding the directory's
+    /// <see cref="DataDirectoryLock"/>, so the server it may stop can only be a leftover.
+    /// </remarks>
+    public string Prepare()
+    {
+        EnsureRootDirectory();
+        if (!File.Exists(PasswordFile))
+        {
+            WritePrivateFile(PasswordFile, Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant());
+            if (RunningAsRoot)
+            {
+                // initdb reads it as the server's user.
+                RunChecked("chown", [$"{ServiceAccount}:", PasswordFile]);
+            }
+        }
+        else if (!OperatingSystem.IsWindows() && File.GetUnixFileMode(PasswordFile) != OwnerOnlyFile)
+        {
+            // Written world-readable by an older version.
+            File.SetUnixFileMode(PasswordFile, OwnerOnlyFile);
         }
 
         if (!File.Exists(Path.Combine(DataDirectory, "PG_VERSION")))
@@ -108,14 +146,61 @@ public sealed class LocalPostgres
                 "--auth", "scram-sha-256", "--encoding", "UTF8", "--locale", "C",
             ], asServiceAccount: true);
         }
-        else if (File.Exists(Path.Combine(DataDirectory, "postmaster.pid")))
+        else if (File.Exists(Path.Combine(DataDirectory, "postmaster.pid")) && !StopFast(LeftoverStopTimeout, out var output))
         {
-            // A server left behind (the AppHost was killed) would hold the data directory; a stale pid file is
+            // A server left behind (its AppHost was killed) would hold the data directory; a stale pid file is
             // harmless, pg_ctl tells the two apart.
-            TryRun(Tool("pg_ctl"), ["stop", "--pgdata", DataDirectory, "--mode", "fast", "--wait"], out _, asServiceAccount: true);
+            throw new DistributedApplicationException(
+                $"A PostgreSQL server left running in {DataDirectory} did not stop within {LeftoverStopTimeout.TotalSeconds:0} s: {output.Trim()}");
         }
 
         return File.ReadAllText(PasswordFile).Trim();
+    }
+
+    /// <summary>
+    /// Shuts the server down cleanly (<c>pg_ctl stop --mode fast</c>: sessions are ended, a checkpoint is written)
+    /// and waits at most <paramref name="timeout"/>. True when no server runs on the data directory any more.
+    /// </summary>
+    public bool StopFast(TimeSpan timeout, out string output)
+    {
+        if (!File.Exists(Path.Combine(DataDirectory, "postmaster.pid")))
+        {
+            output = "no server running";
+            return true;
+        }
+
+        var seconds = Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (TryRun(Tool("pg_ctl"), ["stop", "--pgdata", DataDirectory, "--mode", "fast", "--wait", "--timeout", seconds], out output, asServiceAccount: true))
+        {
+            return true;
+        }
+
+        // pg_ctl also fails when the pid file is stale (the server is already gone): that is stopped too.
+        return !TryRun(Tool("pg_ctl"), ["status", "--pgdata", DataDirectory], out _, asServiceAccount: true);
+    }
+
+    /// <summary>What <c>pg_controldata</c> says of the data directory, such as "shut down" or "in production".</summary>
+    public string ClusterState()
+    {
+        RunChecked(Tool("pg_controldata"), [DataDirectory], out var output);
+        return output.Split('\n').Select(line => line.Split(':', 2)).Where(parts => parts is ["Database cluster state", _])
+            .Select(parts => parts[1].Trim()).SingleOrDefault() ?? throw new InvalidOperationException($"pg_controldata said: {output}");
+    }
+
+    /// <summary>
+    /// Creates a file only its owner may read or write (0600 from the first byte, never widened and then
+    /// narrowed), failing if the path exists.
+    /// </summary>
+    public static void WritePrivateFile(string path, string contents)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerOnlyFile;
+        }
+
+        using var writer = new StreamWriter(new FileStream(path, options));
+        writer.Write(contents);
     }
 
     /// <summary>The command and arguments that run the server in the foreground on 127.0.0.1 at <paramref name="port"/>.</summary>
@@ -161,11 +246,30 @@ public sealed class LocalPostgres
         "-c", "max_connections=300",
     ];
 
-    private string Tool(string name) => Path.Combine(BinDirectory, name);
-
-    private static void RunChecked(string command, string[] arguments, bool asServiceAccount = false)
+    /// <summary>
+    /// The path of one of the server's tools. A directory in PATH may hold links to only some of them (initdb and
+    /// postgres, say): the others are looked for where the <c>postgres</c> link points.
+    /// </summary>
+    public string Tool(string name)
     {
-        if (!TryRun(command, arguments, out var output, asServiceAccount))
+        var tool = Path.Combine(BinDirectory, name);
+        if (File.Exists(tool))
+        {
+            return tool;
+        }
+
+        var server = new FileInfo(Path.Combine(BinDirectory, "postgres")).ResolveLinkTarget(returnFinalTarget: true);
+        return Path.GetDirectoryName(server?.FullName) is { } realBinDirectory && File.Exists(Path.Combine(realBinDirectory, name))
+            ? Path.Combine(realBinDirectory, name)
+            : tool;
+    }
+
+    private static void RunChecked(string command, string[] arguments, bool asServiceAccount = false) =>
+        RunChecked(command, arguments, out _, asServiceAccount);
+
+    private static void RunChecked(string command, string[] arguments, out string output, bool asServiceAccount = false)
+    {
+        if (!TryRun(command, arguments, out output, asServiceAccount))
         {
             throw new InvalidOperationException($"'{Path.GetFileName(command)}' failed: {output}");
         }
