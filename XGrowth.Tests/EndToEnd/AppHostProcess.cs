@@ -57,7 +57,7 @@ public sealed class AppHostProcess : IAsyncDisposable
         environment["Database__Mode"] = "local";
         environment["Database__DataDirectory"] = server.RootDirectory;
         environment["Database__Port"] = databasePort.ToString(CultureInfo.InvariantCulture);
-        environment["Clerk__LocalDataDirectory"] = Path.Combine(server.RootDirectory, "local-clerk");
+        environment["StandIns__DataDirectory"] = Path.Combine(server.RootDirectory, "stand-ins");
         return new AppHostProcess(Process.Start(startInfo)!);
     }
 
