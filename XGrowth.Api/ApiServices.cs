@@ -42,6 +42,7 @@ public static class ApiServices
             .AllowCredentials()));
 
         builder.Services.AddClerkWebhooks(builder.Environment);
+        builder.AddWriteRateLimits();
         return builder;
     }
 }

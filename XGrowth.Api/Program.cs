@@ -18,6 +18,7 @@ app.UseStatusCodePages();
 app.UseCors(ApiServices.FrontendCorsPolicy);
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRateLimiter();
 
 app.MapDefaultEndpoints();
 app.MapOpenApi().AllowAnonymous();

@@ -28,14 +28,14 @@ public static class CalendarApi
     {
         var group = endpoints.MapGroup("/api/calendar").WithTags("Calendar").RequireAuthorization()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
-        group.MapGet("/", GetAsync).WithName("GetCalendar")
+        group.MapGet("/", Get).WithName("GetCalendar")
             .WithSummary("Every day from 'from' to 'to' (inclusive, at most 93 days) in the IANA time zone 'tz' (default UTC), " +
                 "each with the user's posts scheduled that local day, in time order. Cancelled posts are left out.");
         return group;
     }
 
-    internal static async Task<Results<CalendarJson, ValidationProblem>> GetAsync(
-        [AsParameters] CalendarQuery query, ClaimsPrincipal principal, NpgsqlDataSource dataSource, XPostLinks links, CancellationToken cancellationToken)
+    internal static Results<CalendarJson, ValidationProblem> Get(
+        [AsParameters] CalendarQuery query, ClaimsPrincipal principal, NpgsqlDataSource dataSource, XPostLinks links)
     {
         var errors = new Dictionary<string, string[]>();
         if (query.From is null)
@@ -86,10 +86,8 @@ public static class CalendarApi
         var to = query.To!.Value;
         var start = StartOfDay(from, zone!);
         var end = StartOfDay(to.AddDays(1), zone!);
-        var userId = principal.ClerkUserId();
-        var posts = await PostsInRangeAsync(dataSource, links, userId, start, end, cancellationToken);
-
-        return new CalendarJson(zone!, from, to, posts);
+        // The query runs as the answer is written: see CalendarJson.
+        return new CalendarJson(zone!, from, to, new PostsInRange(dataSource, links, principal.ClerkUserId(), start, end));
     }
 
     // Hand-written rather than EF Core: a month can hold hundreds of posts, and EF Core's materialization of them
@@ -102,27 +100,8 @@ public static class CalendarApi
         ORDER BY p.scheduled_at, p.id
         """;
 
-    private static async Task<List<PostResponse>> PostsInRangeAsync(
-        NpgsqlDataSource dataSource, XPostLinks links, string userId, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(PostsInRangeSql);
-        command.Parameters.Add(new NpgsqlParameter { Value = userId });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = start });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = end });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var posts = new List<PostResponse>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            SnakeCaseEnumConverter<ScheduledPostStatus>.TryParse(reader.GetString(4), out var status);
-            var xPostId = reader.IsDBNull(5) ? null : reader.GetString(5);
-            posts.Add(new PostResponse(
-                reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3), status, xPostId,
-                links.UrlOf(xPostId), reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6),
-                reader.IsDBNull(7) ? null : reader.GetString(7)));
-        }
-
-        return posts;
-    }
+    /// <summary>The posts a calendar shows: read while the answer is written, never held all at once.</summary>
+    public sealed record PostsInRange(NpgsqlDataSource DataSource, XPostLinks Links, string UserId, DateTimeOffset Start, DateTimeOffset End);
 
     /// <summary>The instant a local day begins (a day can begin at 01:00 where a DST change skips midnight).</summary>
     private static DateTimeOffset StartOfDay(DateOnly day, TimeZoneInfo zone)
@@ -142,7 +121,11 @@ public static class CalendarApi
     /// dictionary or going through the serializer's metadata for hundreds of posts. A month is ~290 KiB of JSON and
     /// this was the largest cost of the endpoint after the query (bench/CalendarBench, perf).
     /// </summary>
-    public sealed class CalendarJson(TimeZoneInfo zone, DateOnly from, DateOnly to, List<PostResponse> posts) : IResult, IEndpointMetadataProvider
+    /// <remarks>
+    /// The rows are written as they are read, so an answer costs the same little memory whether it holds ten posts or
+    /// the largest a user can have in range (README, "Limits"): parallel calendars cannot grow the process.
+    /// </remarks>
+    public sealed class CalendarJson(TimeZoneInfo zone, DateOnly from, DateOnly to, PostsInRange posts) : IResult, IEndpointMetadataProvider
     {
         private static readonly JsonEncodedText TimeZoneName = JsonEncodedText.Encode("timeZone");
         private static readonly JsonEncodedText DaysName = JsonEncodedText.Encode("days");
@@ -165,6 +148,14 @@ public static class CalendarApi
 
         public async Task ExecuteAsync(HttpContext httpContext)
         {
+            var cancellationToken = httpContext.RequestAborted;
+            await using var command = posts.DataSource.CreateCommand(PostsInRangeSql);
+            command.Parameters.Add(new NpgsqlParameter { Value = posts.UserId });
+            command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = posts.Start });
+            command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = posts.End });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var hasRow = await reader.ReadAsync(cancellationToken);
+
             var response = httpContext.Response;
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = "application/json; charset=utf-8";
@@ -172,7 +163,6 @@ public static class CalendarApi
             writer.WriteStartObject();
             writer.WriteString(TimeZoneName, zone.Id);
             writer.WriteStartArray(DaysName);
-            var next = 0;
             for (var day = from; day <= to; day = day.AddDays(1))
             {
                 writer.WriteStartObject();
@@ -181,18 +171,16 @@ public static class CalendarApi
                 // Posts come in time order: this day's are those before the next local midnight (the same boundaries
                 // as the query's range), with no time zone conversion per post.
                 var endOfDay = StartOfDay(day.AddDays(1), zone);
-                for (; next < posts.Count && posts[next].ScheduledAt < endOfDay; next++)
+                while (hasRow && reader.GetFieldValue<DateTimeOffset>(3) < endOfDay)
                 {
-                    WritePost(writer, posts[next]);
+                    WritePost(writer, reader, posts.Links);
+                    hasRow = await reader.ReadAsync(cancellationToken);
+                    await FlushWhenFullAsync(writer, response, cancellationToken);
                 }
 
                 writer.WriteEndArray();
                 writer.WriteEndObject();
-                if (writer.BytesPending > FlushEvery)
-                {
-                    writer.Flush();
-                    await response.BodyWriter.FlushAsync(httpContext.RequestAborted);
-                }
+                await FlushWhenFullAsync(writer, response, cancellationToken);
             }
 
             writer.WriteEndArray();
@@ -208,26 +196,38 @@ public static class CalendarApi
             writer.WriteString(DateName, date);
         }
 
-        private static void WritePost(Utf8JsonWriter writer, PostResponse post)
+        private static async ValueTask FlushWhenFullAsync(Utf8JsonWriter writer, HttpResponse response, CancellationToken cancellationToken)
         {
-            writer.WriteStartObject();
-            writer.WriteString(IdName, post.Id);
-            writer.WriteString(XAccountIdName, post.XAccountId);
-            writer.WriteString(TextName, post.Text);
-            writer.WriteString(ScheduledAtName, post.ScheduledAt);
-            writer.WriteString(StatusName, StatusValues[(int)post.Status]);
-            WriteStringOrNull(writer, XPostIdName, post.XPostId);
-            WriteStringOrNull(writer, XPostUrlName, post.XPostUrl);
-            if (post.PublishedAt is { } publishedAt)
+            if (writer.BytesPending > FlushEvery)
             {
-                writer.WriteString(PublishedAtName, publishedAt);
+                writer.Flush();
+                await response.BodyWriter.FlushAsync(cancellationToken);
             }
-            else
+        }
+
+        /// <summary>One row of <see cref="PostsInRangeSql"/>, as <see cref="PostResponse"/> serializes.</summary>
+        private static void WritePost(Utf8JsonWriter writer, NpgsqlDataReader row, XPostLinks links)
+        {
+            SnakeCaseEnumConverter<ScheduledPostStatus>.TryParse(row.GetString(4), out var status);
+            var xPostId = row.IsDBNull(5) ? null : row.GetString(5);
+            writer.WriteStartObject();
+            writer.WriteString(IdName, row.GetGuid(0));
+            writer.WriteString(XAccountIdName, row.GetGuid(1));
+            writer.WriteString(TextName, row.GetString(2));
+            writer.WriteString(ScheduledAtName, row.GetFieldValue<DateTimeOffset>(3));
+            writer.WriteString(StatusName, StatusValues[(int)status]);
+            WriteStringOrNull(writer, XPostIdName, xPostId);
+            WriteStringOrNull(writer, XPostUrlName, links.UrlOf(xPostId));
+            if (row.IsDBNull(6))
             {
                 writer.WriteNull(PublishedAtName);
             }
+            else
+            {
+                writer.WriteString(PublishedAtName, row.GetFieldValue<DateTimeOffset>(6));
+            }
 
-            WriteStringOrNull(writer, ErrorName, post.Error);
+            WriteStringOrNull(writer, ErrorName, row.IsDBNull(7) ? null : row.GetString(7));
             writer.WriteEndObject();
         }
 

@@ -22,24 +22,27 @@ public static partial class PostsApi
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 200;
 
+    /// <summary>The longest text accepted, in UTF-16 code units, before X's weighted length is even counted.</summary>
+    public const int MaxTextChars = 10_000;
+
     public static RouteGroupBuilder MapPostsApi(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/api/posts").WithTags("Posts").RequireAuthorization().WithJsonBodyLimit()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
-        group.MapPost("/", CreateAsync).WithName("CreatePost").WithSummary("Schedules a post on one of the user's X accounts.")
+        group.MapPost("/", CreateAsync).WithName("CreatePost").WithWriteRateLimit().WithSummary("Schedules a post on one of the user's X accounts.")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         group.MapGet("/", ListAsync).WithName("ListPosts").WithSummary("The user's posts by scheduled time, paged.");
         group.MapGet("/{id:guid}", GetAsync).WithName("GetPost").ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapPatch("/{id:guid}", UpdateAsync).WithName("UpdatePost")
+        group.MapPatch("/{id:guid}", UpdateAsync).WithName("UpdatePost").WithWriteRateLimit()
             .WithSummary("Changes the text and/or time of a post that has not started publishing.")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        group.MapDelete("/{id:guid}", CancelAsync).WithName("CancelPost")
+        group.MapDelete("/{id:guid}", CancelAsync).WithName("CancelPost").WithWriteRateLimit()
             .WithSummary("Cancels a post that has not started publishing.")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        group.MapPost("/{id:guid}/retry", RetryAsync).WithName("RetryPost")
+        group.MapPost("/{id:guid}/retry", RetryAsync).WithName("RetryPost").WithWriteRateLimit()
             .WithSummary("Publishes again, now, a post that is unconfirmed (after checking X), missed or failed.")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        group.MapPost("/{id:guid}/dismiss", DismissAsync).WithName("DismissPost")
+        group.MapPost("/{id:guid}/dismiss", DismissAsync).WithName("DismissPost").WithWriteRateLimit()
             .WithSummary("Leaves an unconfirmed, missed or failed post as it is: it becomes cancelled and is never retried.")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return group;
@@ -130,37 +133,65 @@ public static partial class PostsApi
             return TypedResults.ValidationProblem(errors);
         }
 
-        var account = await services.Db.XAccounts.AsNoTracking()
-            .Where(a => a.Id == request.XAccountId && a.UserId == userId)
-            .Select(a => new { a.Id, a.Status })
-            .SingleOrDefaultAsync(cancellationToken);
-        if (account is null || account.Status == XAccountStatus.Disconnected)
+        var db = services.Db;
+        // One transaction that holds the user's row: a user's creations are serialized, so the limits on pending posts
+        // hold however many calls arrive at once, on any number of API processes.
+        var strategy = db.Database.CreateExecutionStrategy();
+        var (created, problem) = await strategy.ExecuteAsync(async ct =>
         {
-            return ApiProblems.NotFound("X account not found.");
-        }
-
-        if (account.Status != XAccountStatus.Connected)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            await db.Database.ExecuteSqlInterpolatedAsync($"SELECT 1 FROM users WHERE id = {userId} FOR UPDATE", ct);
+            var account = await db.XAccounts.AsNoTracking()
+                .Where(a => a.Id == request.XAccountId && a.UserId == userId)
+                .Select(a => new { a.Id, a.Status })
+                .SingleOrDefaultAsync(ct);
+            if (account is null || account.Status == XAccountStatus.Disconnected)
             {
-                ["xAccountId"] = ["This X account must be reconnected before posts can be scheduled on it."],
-            });
+                return ((ScheduledPost?)null, (IResult?)ApiProblems.NotFound("X account not found."));
+            }
+
+            if (account.Status != XAccountStatus.Connected)
+            {
+                return (null, TypedResults.ValidationProblem(new Dictionary<string, string[]>
+                {
+                    ["xAccountId"] = ["This X account must be reconnected before posts can be scheduled on it."],
+                }));
+            }
+
+            if (await PostLimits.ExceededAsync(db, userId, account.Id, ct) is { } limit)
+            {
+                return (null, limit);
+            }
+
+            var now = services.Time.GetUtcNow();
+            var post = new ScheduledPost
+            {
+                Id = Guid.CreateVersion7(now),
+                XAccountId = account.Id,
+                Text = text!,
+                ScheduledAt = scheduledAt!.Value,
+                Status = ScheduledPostStatus.Scheduled,
+                CreatedAt = now,
+                UpdatedAt = now,
+                CreationTraceParent = System.Diagnostics.Activity.Current?.Id,
+            };
+            db.ScheduledPosts.Add(post);
+            await db.SaveChangesAsync(ct);
+            await transaction.CommitAsync(ct);
+            return (post, null);
+        }, cancellationToken);
+
+        if (created is null)
+        {
+            return problem switch
+            {
+                ValidationProblem validation => validation,
+                ProblemHttpResult other => other,
+                _ => throw new System.Diagnostics.UnreachableException(),
+            };
         }
 
-        var now = services.Time.GetUtcNow();
-        var post = new ScheduledPost
-        {
-            Id = Guid.CreateVersion7(now),
-            XAccountId = account.Id,
-            Text = text!,
-            ScheduledAt = scheduledAt!.Value,
-            Status = ScheduledPostStatus.Scheduled,
-            CreatedAt = now,
-            UpdatedAt = now,
-            CreationTraceParent = System.Diagnostics.Activity.Current?.Id,
-        };
-        services.Db.ScheduledPosts.Add(post);
-        await services.Db.SaveChangesAsync(cancellationToken);
+        var post = created;
         return TypedResults.Created($"/api/posts/{post.Id}", PostResponse.From(post, services.Links));
     }
 
@@ -350,6 +381,14 @@ public static partial class PostsApi
                 errors["text"] = ["text is required."];
             }
 
+            return null;
+        }
+
+        if (text.Length > MaxTextChars)
+        {
+            // No text this long can be a valid post (even a text of the longest URLs X counts as 23 each): refused
+            // before it is counted or stored, which bounds what one post can weigh in the database and the calendar.
+            errors["text"] = [$"text is {text.Length} characters long; the most a post's text may have is {MaxTextChars}."];
             return null;
         }
 

@@ -27,7 +27,7 @@ public static partial class XAccountsApi
             .ProducesProblem(StatusCodes.Status401Unauthorized);
         group.MapGet("/", ListAsync).WithName("ListXAccounts")
             .WithSummary("The user's X accounts (connected, or needing reconnection); disconnected ones are not listed.");
-        group.MapDelete("/{id:guid}", DisconnectAsync).WithName("DisconnectXAccount")
+        group.MapDelete("/{id:guid}", DisconnectAsync).WithName("DisconnectXAccount").WithWriteRateLimit()
             .WithSummary("Disconnects an X account and cancels its posts that have not started publishing.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         return group;

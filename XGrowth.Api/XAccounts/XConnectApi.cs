@@ -19,6 +19,9 @@ public static partial class XConnectApi
     public const string Scopes = "tweet.read tweet.write users.read offline.access";
     public static readonly TimeSpan StateLifetime = TimeSpan.FromMinutes(10);
 
+    /// <summary>Connections a user may have under way at once (started, not finished, not expired).</summary>
+    public const int MaxOpenConnects = 10;
+
     public sealed record ConnectResponse(string AuthorizeUrl);
 
     /// <summary>What X put in the query string of the redirect to the frontend's callback page.</summary>
@@ -33,10 +36,10 @@ public static partial class XConnectApi
     {
         var group = endpoints.MapGroup("/api/x-accounts").WithTags("X accounts").RequireAuthorization().WithJsonBodyLimit()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
-        group.MapPost("/connect", ConnectAsync).WithName("ConnectXAccount")
+        group.MapPost("/connect", ConnectAsync).WithName("ConnectXAccount").WithWriteRateLimit()
             .WithSummary("Starts connecting an X account: answers the X authorize URL to send the browser to.")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        group.MapPost("/callback", CallbackAsync).WithName("CompleteXAccountConnection")
+        group.MapPost("/callback", CallbackAsync).WithName("CompleteXAccountConnection").WithWriteRateLimit()
             .WithSummary("Finishes connecting: the frontend's callback page sends the code and state X gave it, as the signed-in user who started.")
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
@@ -45,7 +48,7 @@ public static partial class XConnectApi
 
     internal static async Task<Results<Ok<ConnectResponse>, ProblemHttpResult>> ConnectAsync(
         ClaimsPrincipal principal, NpgsqlDataSource dataSource, XTokenProtector protector, IOptions<XOptions> options, TimeProvider time,
-        CancellationToken cancellationToken)
+        HttpContext context, CancellationToken cancellationToken)
     {
         var x = options.Value;
         if (!x.IsConfigured)
@@ -57,15 +60,47 @@ public static partial class XConnectApi
         var verifier = Base64Url(RandomNumberGenerator.GetBytes(32));
         var challenge = Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)));
         var now = time.GetUtcNow();
-        await using var command = dataSource.CreateCommand("""
+        var userId = principal.ClerkUserId();
+        // At most MaxOpenConnects flows under way per user (each is a row until it expires); counted and inserted under
+        // a per-user lock, so parallel calls cannot pass the limit.
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var userLock = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended('x-connect:' || $1, 0))", connection, transaction))
+        {
+            userLock.Parameters.Add(new NpgsqlParameter { Value = userId });
+            await userLock.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var open = new NpgsqlCommand(
+            "SELECT count(*), min(expires_at) FROM x_oauth_states WHERE user_id = $1 AND used_at IS NULL AND expires_at > $2", connection, transaction))
+        {
+            open.Parameters.Add(new NpgsqlParameter { Value = userId });
+            open.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = now });
+            await using var reader = await open.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            if (reader.GetInt64(0) >= MaxOpenConnects)
+            {
+                var wait = reader.GetFieldValue<DateTimeOffset>(1) - now;
+                context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return TypedResults.Problem(title: "Too many connections under way", statusCode: StatusCodes.Status429TooManyRequests,
+                    detail: $"{MaxOpenConnects} connections started in the last {StateLifetime.TotalMinutes:0} minutes are not finished: finish one, or try again later.",
+                    extensions: Code("too_many_connects"));
+            }
+        }
+
+        await using (var command = new NpgsqlCommand("""
             INSERT INTO x_oauth_states (state_hash, user_id, code_verifier_protected, created_at, expires_at) VALUES ($1, $2, $3, $4, $5);
-            """);
-        command.Parameters.Add(new NpgsqlParameter { Value = StateHash(state) });
-        command.Parameters.Add(new NpgsqlParameter { Value = principal.ClerkUserId() });
-        command.Parameters.Add(new NpgsqlParameter { Value = protector.Protect(verifier) });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = now });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = now + StateLifetime });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+            """, connection, transaction))
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = StateHash(state) });
+            command.Parameters.Add(new NpgsqlParameter { Value = userId });
+            command.Parameters.Add(new NpgsqlParameter { Value = protector.Protect(verifier) });
+            command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = now });
+            command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = now + StateLifetime });
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
 
         var url = QueryHelpers.AddQueryString(x.AuthorizeUrl, new Dictionary<string, string?>
         {

@@ -43,6 +43,9 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
     /// <summary>The Clerk this API trusts: mints the session tokens the tests send.</summary>
     public ClerkStandIn Clerk => StandIns.Clerk;
 
+    /// <summary>The per-user write limit the API gets.</summary>
+    protected virtual int WritesPerMinute => 1_000_000;
+
     /// <summary>Whether the API verifies tokens with Clerk's PEM key instead of the JWKS endpoint.</summary>
     protected virtual bool UsePemKey => false;
 
@@ -81,6 +84,8 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
         builder.UseSetting("Clerk:WebhookSecret", ConfiguredWebhookSecret ?? "");
         builder.UseSetting("Clerk:Issuer", Clerk.Issuer);
         builder.UseSetting("Clerk:AuthorizedParties", Frontend);
+        // Tests make many changes quickly as one user; the limit itself is tested with a small one (LimitsTests).
+        builder.UseSetting("RateLimits:WritesPerMinute", WritesPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (ConfigureX)
         {
             builder.UseSetting("X:ClientId", XClientId);

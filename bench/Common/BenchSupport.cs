@@ -55,6 +55,20 @@ internal sealed class ApiProcess : IDisposable
 
     public HttpClient Client { get; }
 
+    /// <summary>The service's resident memory now, in MiB (Linux: /proc/{pid}/status VmRSS).</summary>
+    public double ResidentMiB()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return double.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+            }
+        }
+
+        return double.NaN;
+    }
+
     public static Task<ApiProcess> StartAsync(string connectionString, int concurrency, IReadOnlyDictionary<string, string> settings) =>
         StartAsync("XGrowth.Api.dll", connectionString, concurrency, settings);
 
