@@ -1,0 +1,74 @@
+// Regenerates the data files beside it from the npm package twitter-text 3.1.0 (and the twemoji-parser it depends
+// on), so that the C# port in ../ reads exactly the TLD lists, character classes and emoji pattern twitter-text uses.
+//
+//   npm install --prefix /tmp/tt twitter-text@3.1.0
+//   node XGrowth.Api/Posts/Length/Data/generate.js /tmp/tt/node_modules
+//
+// Character classes are written as the code units (U+0000-U+FFFF) that the package's own regular expressions accept
+// one at a time, with their flags (twitter-text's are case-insensitive and not in Unicode mode), so case folding is
+// V8's and not re-derived here.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const modules = path.resolve(process.argv[2] || 'node_modules');
+const regexp = (name) => require(path.join(modules, 'twitter-text/dist/regexp', name));
+const out = __dirname;
+
+const gtld = regexp('validGTLD').source;
+const cctld = regexp('validCCTLD').source;
+const list = (source) => source.replace(/^\(\?:\(\?:/, '').replace(/\)\(\?=\[\^0-9a-zA-Z@\+-\]\|\$\)\)$/, '').split('|');
+const gtlds = list(gtld);
+const cctlds = list(cctld);
+for (const [name, source, tlds] of [['generic', gtld, gtlds], ['country code', cctld, cctlds]]) {
+  if (`(?:(?:${tlds.join('|')})(?=[^0-9a-zA-Z@+-]|$))` !== source) {
+    throw new Error(`the ${name} TLD pattern is not a plain list followed by the usual lookahead`);
+  }
+}
+fs.writeFileSync(path.join(out, 'tlds.txt'),
+  '# twitter-text 3.1.0 TLDs in the order of its alternations (order decides which of two matches wins).\n' +
+  '[generic]\n' + gtlds.join('\n') + '\n[country-code]\n' + cctlds.join('\n') + '\n');
+
+// The pieces of twitter-text's extractUrl pattern, each tested on single code units with the flags of the pattern.
+const invalidDomainChars = regexp('invalidDomainChars');
+const urlPath = regexp('validGeneralUrlPathChars').source;
+const classes = {
+  'url-preceding': new RegExp('^' + regexp('validUrlPrecedingChars').source + '$', 'i'),
+  'domain': new RegExp('^[^' + invalidDomainChars + ']$', 'i'),
+  'path': new RegExp('^' + urlPath + '$', 'i'),
+  'path-ending': new RegExp('^' + regexp('validUrlPathEndingChars').source.split('|')[0] + '$', 'i'),
+  'query': new RegExp('^' + regexp('validUrlQueryChars').source + '$', 'i'),
+  'query-ending': new RegExp('^' + regexp('validUrlQueryEndingChars').source + '$', 'i'),
+  'ascii-domain': new RegExp('^' + regexp('validAsciiDomain').source.match(/^\(\?:\(\?:(\[[^\]]+\])\+\)/)[1] + '$', 'i'),
+  'punycode': new RegExp('^[\\-0-9a-z]$', 'i'),
+  'tco-slug': new RegExp('^[a-z0-9]$', 'i'),
+  'digit': /^[0-9]$/,
+  'invalid': new RegExp('^' + regexp('invalidChars').source + '$'),
+};
+// Literal characters of the patterns, case-insensitive: the code units each one matches.
+const literals = new Set('httpsxn-:/.'.split(''));
+for (const tld of gtlds.concat(cctlds)) for (const ch of tld) literals.add(ch);
+const ranges = (test) => {
+  const result = [];
+  let start = -1;
+  for (let c = 0; c <= 0x10000; c++) {
+    const inside = c < 0x10000 && test(String.fromCharCode(c));
+    if (inside && start < 0) start = c;
+    if (!inside && start >= 0) { result.push(start === c - 1 ? hex(start) : hex(start) + '-' + hex(c - 1)); start = -1; }
+  }
+  return result.join(' ');
+};
+const hex = (c) => c.toString(16).toUpperCase().padStart(4, '0');
+let text = '# twitter-text 3.1.0 character classes: name, then the UTF-16 code units it accepts (hex ranges).\n';
+for (const [name, re] of Object.entries(classes)) text += name + ' ' + ranges((s) => re.test(s)) + '\n';
+text += '# Case-insensitive literals: the character, then every code unit the pattern /x/i accepts for it.\n';
+for (const ch of [...literals].sort()) {
+  if (ch.length !== 1) throw new Error('TLD with a character outside the BMP: ' + ch);
+  const re = new RegExp('^' + ch.replace(/[.\-/]/, '\\$&') + '$', 'i');
+  text += 'literal ' + hex(ch.charCodeAt(0)) + ' ' + ranges((s) => re.test(s)) + '\n';
+}
+fs.writeFileSync(path.join(out, 'char-classes.txt'), text);
+
+// twemoji-parser's pattern is used as it is: it has no unbounded repetition.
+const emoji = require(path.join(modules, 'twemoji-parser/dist/lib/regex.js')).default;
+fs.writeFileSync(path.join(out, 'emoji-pattern.txt'), emoji.source + '\n');
+console.log(`${gtlds.length} generic and ${cctlds.length} country-code TLDs, ${Object.keys(classes).length} classes, ${literals.size} literals`);
