@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.RegularExpressions;
 
 namespace XGrowth.Api.Posts.Length;
 
@@ -14,42 +13,51 @@ internal static class TweetParser
     private const int TransformedUrlLength = 23;
     public const int MaxWeightedTweetLength = 280;
 
-    // twemoji-parser's pattern has no unbounded repetition, so matching is linear in the text whatever the engine;
-    // the timeout only guards against a future pattern that would not be.
-    private static readonly Regex Emoji = new(TwitterTextData.Instance.EmojiPattern,
-        RegexOptions.Compiled | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    [ThreadStatic]
+    private static List<UrlEntity>? t_urls;
+
+    [ThreadStatic]
+    private static List<(int Start, int Length)>? t_emoji;
 
     public static (int WeightedLength, bool Valid) Parse(string text)
     {
         var normalized = Normalize(text);
-        var urls = new List<UrlEntity>();
+        // Reused per thread: a 64 KiB text can hold tens of thousands of entities, lists the large object heap
+        // would otherwise take (and collect) on every request.
+        var urls = t_urls ??= [];
+        var emoji = t_emoji ??= [];
+        urls.Clear();
+        emoji.Clear();
         UrlExtractor.Extract(normalized, urls);
-        var urlAt = new Dictionary<int, int>(urls.Count);
-        foreach (var url in urls)
-        {
-            urlAt[url.Start] = url.Length;
-        }
+        EmojiMatcher.Instance.Matches(normalized, emoji);
 
-        var emojiAt = new Dictionary<int, int>();
-        foreach (System.Text.RegularExpressions.Match emoji in Emoji.Matches(normalized))
-        {
-            emojiAt[emoji.Index] = emoji.Length;
-        }
-
+        // twitter-text looks entities up by their start (a URL first); both lists are in order of their start.
+        var nextUrl = 0;
+        var nextEmoji = 0;
         long weighted = 0;
         var valid = true;
         var data = TwitterTextData.Instance;
         for (var i = 0; i < normalized.Length; i++)
         {
-            if (urlAt.TryGetValue(i, out var urlLength))
+            while (nextUrl < urls.Count && urls[nextUrl].Start < i)
+            {
+                nextUrl++;
+            }
+
+            while (nextEmoji < emoji.Count && emoji[nextEmoji].Start < i)
+            {
+                nextEmoji++;
+            }
+
+            if (nextUrl < urls.Count && urls[nextUrl].Start == i)
             {
                 weighted += TransformedUrlLength * Scale;
-                i += urlLength - 1;
+                i += urls[nextUrl].Length - 1;
             }
-            else if (emojiAt.TryGetValue(i, out var emojiLength))
+            else if (nextEmoji < emoji.Count && emoji[nextEmoji].Start == i)
             {
                 weighted += DefaultWeight;
-                i += emojiLength - 1;
+                i += emoji[nextEmoji].Length - 1;
             }
             else
             {

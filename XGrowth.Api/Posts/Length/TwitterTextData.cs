@@ -31,6 +31,8 @@ internal sealed class TwitterTextData
 
     public bool Is(char c, CharClass charClass) => (_classes[c] & (ushort)charClass) != 0;
 
+    public CharClass ClassesOf(char c) => (CharClass)_classes[c];
+
     /// <summary>
     /// The literal a code unit matches case-insensitively in twitter-text's patterns (<c>K</c> → <c>k</c>, <c>Ö</c> →
     /// <c>ö</c>), or the code unit itself: comparing folded text with a pattern's lowercase literals is V8's
@@ -173,6 +175,8 @@ internal enum CharClass : ushort
 internal sealed class TldTrie
 {
     private readonly Node _root = new();
+    // The root's children by code unit: most positions start no TLD, and this says so in one load.
+    private readonly Node?[] _first = new Node?[0x10000];
     private int _count;
 
     public int MaxLength { get; private set; }
@@ -187,6 +191,10 @@ internal sealed class TldTrie
             {
                 child = new Node();
                 node.Children.Add(c, child);
+                if (node == _root)
+                {
+                    _first[c] = child;
+                }
             }
 
             node = child;
@@ -208,21 +216,18 @@ internal sealed class TldTrie
     /// </summary>
     public int Match(string text, int start, int end, TwitterTextData data)
     {
-        var node = _root;
         var bestOrder = int.MaxValue;
         var bestLength = -1;
-        for (var i = start; i < end && node.Children is not null; i++)
+        var node = start < end ? _first[data.Fold(text[start])] : null;
+        for (var i = start; node is not null; i++)
         {
-            if (!node.Children.TryGetValue(data.Fold(text[i]), out node))
-            {
-                break;
-            }
-
             if (node.Order >= 0 && node.Order < bestOrder && (i + 1 == end || !IsAsciiWordOrSign(text[i + 1])))
             {
                 bestOrder = node.Order;
                 bestLength = i + 1 - start;
             }
+
+            node = i + 1 < end && node.Children is not null && node.Children.TryGetValue(data.Fold(text[i + 1]), out var child) ? child : null;
         }
 
         return bestLength;

@@ -48,6 +48,10 @@ internal sealed class UrlExtractor
     // ChainLastEnding by position, or Unknown.
     private readonly int[] _chainLastEnding;
     private const int Unknown = -2;
+    // Buffers of AsciiDomains, reused from match to match.
+    private int[] _asciiDomainEnd = new int[64];
+    private readonly List<(int Start, int Length)> _asciiDomains = [];
+    private readonly List<int> _chain = [];
 
     private UrlExtractor(string text)
     {
@@ -108,18 +112,22 @@ internal sealed class UrlExtractor
         _chainLastEnding[_n] = Unknown;
         for (var i = _n - 1; i >= 0; i--)
         {
-            _labelRunEnd[i] = IsLabelChar(i) ? _labelRunEnd[i + 1] : i;
-            _nextUnderscore[i] = _text[i] == '_' ? i : _nextUnderscore[i + 1];
-            _pathRunEnd[i] = Is(i, CharClass.Path) ? _pathRunEnd[i + 1] : i;
-            _domainEnd[i] = DomainEndFrom(i);
+            var c = _text[i];
+            var classes = _data.ClassesOf(c);
+            var labelChar = (classes & CharClass.Domain) != 0 || c is '_' or '-';
+            _labelRunEnd[i] = labelChar ? _labelRunEnd[i + 1] : i;
+            _nextUnderscore[i] = c == '_' ? i : _nextUnderscore[i + 1];
+            _pathRunEnd[i] = (classes & CharClass.Path) != 0 ? _pathRunEnd[i + 1] : i;
+            _domainEnd[i] = labelChar ? DomainEndFrom(i) : -1;
             _chainLastEnding[i] = Unknown;
         }
 
+        var lastEnding = -1;
         for (var i = 0; i < _n; i++)
         {
-            _lastPathEnding[i] = Is(i, CharClass.PathEnding) ? i
-                : Is(i, CharClass.Path) && i > 0 ? _lastPathEnding[i - 1]
-                : -1;
+            var classes = _data.ClassesOf(_text[i]);
+            lastEnding = (classes & CharClass.PathEnding) != 0 ? i : (classes & CharClass.Path) != 0 ? lastEnding : -1;
+            _lastPathEnding[i] = lastEnding;
         }
     }
 
@@ -296,7 +304,8 @@ internal sealed class UrlExtractor
     /// </summary>
     private int ChainLastEnding(int x)
     {
-        var chain = new List<int>();
+        var chain = _chain;
+        chain.Clear();
         var position = x;
         var deeper = -1;
         while (true)
@@ -465,55 +474,54 @@ internal sealed class UrlExtractor
     /// </summary>
     private List<(int Start, int Length)> AsciiDomains(int start, int end)
     {
+        // As DomainEndFrom: labels are runs ending in '.', the deepest label followed by a TLD wins.
         var length = end - start;
-        var domainEnd = ArrayPool<int>.Shared.Rent(length + 1);
-        try
+        if (_asciiDomainEnd.Length < length + 1)
         {
-            // As DomainEndFrom: labels are runs ending in '.', the deepest label followed by a TLD wins.
-            domainEnd[length] = -1;
-            var runEnd = end;
-            for (var i = end - 1; i >= start; i--)
+            _asciiDomainEnd = new int[Math.Max(length + 1, _asciiDomainEnd.Length * 2)];
+        }
+
+        var domainEnd = _asciiDomainEnd;
+        domainEnd[length] = -1;
+        var runEnd = end;
+        for (var i = end - 1; i >= start; i--)
+        {
+            if (!_data.Is(_text[i], CharClass.AsciiDomain))
             {
-                if (!_data.Is(_text[i], CharClass.AsciiDomain))
-                {
-                    runEnd = i;
-                    domainEnd[i - start] = -1;
-                    continue;
-                }
-
-                if (runEnd >= end || _text[runEnd] != '.')
-                {
-                    domainEnd[i - start] = -1;
-                    continue;
-                }
-
-                var next = runEnd + 1;
-                var deeper = domainEnd[next - start];
-                var tld = deeper >= 0 ? -1 : TldLength(next, end);
-                domainEnd[i - start] = deeper >= 0 ? deeper : tld >= 0 ? next + tld : -1;
+                runEnd = i;
+                domainEnd[i - start] = -1;
+                continue;
             }
 
-            var matches = new List<(int, int)>();
-            for (var i = start; i < end;)
+            if (runEnd >= end || _text[runEnd] != '.')
             {
-                var matchEnd = domainEnd[i - start];
-                if (matchEnd > i)
-                {
-                    matches.Add((i, matchEnd - i));
-                    i = matchEnd;
-                }
-                else
-                {
-                    i++;
-                }
+                domainEnd[i - start] = -1;
+                continue;
             }
 
-            return matches;
+            var next = runEnd + 1;
+            var deeper = domainEnd[next - start];
+            var tld = deeper >= 0 ? -1 : TldLength(next, end);
+            domainEnd[i - start] = deeper >= 0 ? deeper : tld >= 0 ? next + tld : -1;
         }
-        finally
+
+        var matches = _asciiDomains;
+        matches.Clear();
+        for (var i = start; i < end;)
         {
-            ArrayPool<int>.Shared.Return(domainEnd);
+            var matchEnd = domainEnd[i - start];
+            if (matchEnd > i)
+            {
+                matches.Add((i, matchEnd - i));
+                i = matchEnd;
+            }
+            else
+            {
+                i++;
+            }
         }
+
+        return matches;
     }
 
     /// <summary>twitter-text's <c>idna.toAscii</c>: every '.'-separated label is 1 to 63 characters once punycode-encoded.</summary>
