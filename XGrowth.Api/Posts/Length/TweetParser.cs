@@ -1,4 +1,3 @@
-using System.Text;
 
 namespace XGrowth.Api.Posts.Length;
 
@@ -90,43 +89,6 @@ internal static class TweetParser
         _ => DefaultWeight,
     };
 
-    /// <summary>
-    /// NFC, as JavaScript's <c>String.prototype.normalize()</c>. .NET refuses to normalize a string holding a lone
-    /// surrogate or a noncharacter (U+FFFE, U+FFFF, U+FDD0–U+FDEF...), JavaScript keeps them: they stay as they are and
-    /// the text on either side is normalized on its own, which is the same, since such a code point is a starter
-    /// that composes with nothing.
-    /// </summary>
-    public static string Normalize(string text)
-    {
-        var i = 0;
-        while (i < text.Length && text[i] < '\u0300')
-        {
-            i++;
-        }
-
-        if (i == text.Length)
-        {
-            return text; // below U+0300 nothing decomposes or combines
-        }
-
-        StringBuilder? result = null;
-        var segmentStart = 0;
-        for (i = 0; i < text.Length; i++)
-        {
-            var width = char.IsSurrogatePair(text, i) ? 2 : 1;
-            var codePoint = width == 2 ? char.ConvertToUtf32(text[i], text[i + 1]) : text[i];
-            if (char.IsSurrogate(text[i]) && width == 1 || codePoint is >= 0xFDD0 and <= 0xFDEF || (codePoint & 0xFFFE) == 0xFFFE)
-            {
-                result ??= new StringBuilder(text.Length);
-                result.Append(text.AsSpan(segmentStart, i - segmentStart).ToString().Normalize(NormalizationForm.FormC)).Append(text, i, width);
-                segmentStart = i + width;
-            }
-
-            i += width - 1;
-        }
-
-        return result is null
-            ? text.Normalize(NormalizationForm.FormC)
-            : result.Append(text.AsSpan(segmentStart).ToString().Normalize(NormalizationForm.FormC)).ToString();
-    }
+    /// <summary>NFC, as JavaScript's <c>String.prototype.normalize()</c> in Node (see <see cref="Nfc"/>).</summary>
+    public static string Normalize(string text) => Nfc.Instance.Normalize(text);
 }

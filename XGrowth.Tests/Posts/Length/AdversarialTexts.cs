@@ -31,6 +31,8 @@ public static class AdversarialTexts
         ("emoji", Repeat("👨‍👩‍👧‍👦👍🏽🇩🇪1️⃣", size)),
         ("variation selectors", Repeat("\uFE0F", size)),
         ("combining marks", "e" + Repeat("\u0301", size - 1)),
+        ("marks of alternating classes (NFC sorts them)", "e" + Repeat("\u0301\u0316", size - 1)),
+        ("Hangul jamo (NFC composes them)", Repeat("\u1100\u1161\u11A8", size)),
         ("@ and labels", Repeat("@a.co", size)),
         ("underscores in labels", Repeat("a_", size - 4) + ".com"),
     ];

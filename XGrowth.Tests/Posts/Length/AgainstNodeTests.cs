@@ -70,7 +70,7 @@ public class AgainstNodeTests
         string.Concat(Enumerable.Repeat("a.co/", 12_700)) + "<",
     ];
 
-    private static string RequireReference()
+    internal static string RequireReference()
     {
         var (nodeModules, missing) = TwitterTextNode.Find();
         if (nodeModules is not null)

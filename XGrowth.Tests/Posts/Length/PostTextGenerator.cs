@@ -22,7 +22,7 @@ internal sealed class PostTextGenerator(int seed)
     private static readonly string[] Words = ["the", "post", "X", "launch", "now", "a", "Café", "naïve", "über", "data", "CO", "com", "Tweet"];
     private static readonly string[] Punctuation = [".", ",", "!", "?", ":", ";", "-", "_", "/", "(", ")", "'", "\"", "…", "–", "—", "“", "”", "@", "#", "$", "&", "%", "=", "+", "~", "|", "[", "]", "\u00A0", "\u3002", "\u202A", "\u202C", "\u2066", "\u2069"];
     private static readonly string[] Cjk = ["日本語", "中文", "한국어", "のの", "故人西辞", "あいうえお", "ｱｲｳ", "中国", "香港", "コム", "みんな"];
-    private static readonly string[] Marks = ["\u0301", "\u0300", "\u0308", "\u0327", "\u0323", "\u0307", "\u05B7", "\u05BC", "\u093C", "\u3099", "\u20E3", "\u0334", "\u0345"];
+    private static readonly string[] Marks = ["\u0301", "\u0300", "\u0308", "\u0327", "\u0323", "\u0307", "\u05B7", "\u05BC", "\u093C", "\u3099", "\u20E3", "\u0334", "\u0345", "\u1ACF", "\u0897", "\U00016D6B"];
     private static readonly string[] LabelCharacters = ["a", "b", "z", "0", "9", "-", "_", "é", "ñ", "ü", "中", "☃", "ж", "ß", "K", "X"];
 
     private readonly Random _random = new(seed);
@@ -49,7 +49,7 @@ internal sealed class PostTextGenerator(int seed)
         2 => Pick(Punctuation),
         3 => Pick(Cjk),
         4 or 5 => Pick(Emoji),
-        6 => Pick(["e", "a", "o", "u", "n", "c", "é", "\u1100", "\u1161", "가", "ᄀ"]) + string.Concat(Enumerable.Range(0, _random.Next(1, 4)).Select(_ => Pick(Marks))),
+        6 => Pick(["e", "a", "o", "u", "n", "c", "é", "\u1100", "\u1161", "가", "ᄀ", "\U000105D2", "\U00016D63"]) + string.Concat(Enumerable.Range(0, _random.Next(1, 4)).Select(_ => Pick(Marks))),
         7 or 8 or 9 => Url(),
         10 => Pick(["@", "＠", "#", "＃", "$"]) + Pick(Words) + Pick(["", "_1", "é", "中"]) + " ",
         11 => string.Concat(Enumerable.Range(0, _random.Next(1, 12)).Select(_ => Pick([".", "-", "/", "a.co", ".com", "http://", "https://", "xn--", "t.co/", "1", "(", ")"]))),

@@ -43,8 +43,24 @@ internal static class TwitterTextNode
 
     public static async Task<IReadOnlyList<Verdict>> ParseAsync(string nodeModules, IReadOnlyList<string> texts, CancellationToken cancellationToken)
     {
+        using var document = await RunAsync(nodeModules, "parse", texts, cancellationToken);
+        return document.RootElement.GetProperty("results").EnumerateArray().Select(r => new Verdict(
+            r.TryGetProperty("weightedLength", out var length) ? length.GetInt32() : null,
+            r.TryGetProperty("valid", out var valid) ? valid.GetBoolean() : null,
+            r.TryGetProperty("error", out var e) ? e.GetString() : null)).ToList();
+    }
+
+    /// <summary>Node's <c>text.normalize()</c> of each text (what twitter-text counts).</summary>
+    public static async Task<IReadOnlyList<string>> NormalizeAsync(string nodeModules, IReadOnlyList<string> texts, CancellationToken cancellationToken)
+    {
+        using var document = await RunAsync(nodeModules, "normalize", texts, cancellationToken);
+        return document.RootElement.GetProperty("results").EnumerateArray().Select(r => r.GetString()!).ToList();
+    }
+
+    private static async Task<JsonDocument> RunAsync(string nodeModules, string command, IReadOnlyList<string> texts, CancellationToken cancellationToken)
+    {
         var script = Path.Combine(AppContext.BaseDirectory, "Posts", "Length", "parse-tweet.js");
-        var startInfo = new ProcessStartInfo("node", [script])
+        var startInfo = new ProcessStartInfo("node", [script, command])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -65,17 +81,15 @@ internal static class TwitterTextNode
             throw new InvalidOperationException($"node exited with {node.ExitCode}: {await error}");
         }
 
-        using var document = JsonDocument.Parse(await output);
+        var document = JsonDocument.Parse(await output);
         var version = document.RootElement.GetProperty("version").GetString();
         if (version != Version)
         {
+            document.Dispose();
             throw new InvalidOperationException($"twitter-text {version} is installed; the reference is {Version}");
         }
 
-        return document.RootElement.GetProperty("results").EnumerateArray().Select(r => new Verdict(
-            r.TryGetProperty("weightedLength", out var length) ? length.GetInt32() : null,
-            r.TryGetProperty("valid", out var valid) ? valid.GetBoolean() : null,
-            r.TryGetProperty("error", out var e) ? e.GetString() : null)).ToList();
+        return document;
     }
 
     /// <summary>A JSON array with every non-ASCII code unit escaped, so that lone surrogates reach Node as they are.</summary>

@@ -71,4 +71,45 @@ fs.writeFileSync(path.join(out, 'char-classes.txt'), text);
 // twemoji-parser's pattern is used as it is: it has no unbounded repetition.
 const emoji = require(path.join(modules, 'twemoji-parser/dist/lib/regex.js')).default;
 fs.writeFileSync(path.join(out, 'emoji-pattern.txt'), emoji.source + '\n');
+// Unicode normalization as this Node's ICU does it (twitter-text calls text.normalize()): the full canonical
+// decomposition of every code point that has one (Hangul syllables are algorithmic), the canonical combining classes
+// as ranks (only their order matters: JavaScript does not expose the numbers, so they are sorted by how NFD orders
+// two marks), and the pairs that compose (primary composites).
+const cp = (c) => c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0');
+const cps = (s) => [...s].map(cp).join(' ');
+const isHangulSyllable = (c) => c >= 0xAC00 && c <= 0xD7A3;
+const decompositions = [];
+const nonStarters = [];
+const composites = [];
+for (let c = 0; c <= 0x10FFFF; c++) {
+  if (c >= 0xD800 && c <= 0xDFFF) continue;
+  const s = String.fromCodePoint(c);
+  const nfd = s.normalize('NFD');
+  if (nfd !== s) {
+    if (!isHangulSyllable(c)) decompositions.push(cp(s) + ' ' + cps(nfd));
+    if (s.normalize('NFC') === s && !isHangulSyllable(c)) composites.push(c);
+    continue;
+  }
+  // A non-starter is reordered against U+0334 (class 1) or U+0345 (class 240, the highest).
+  if (('a' + s + '̴').normalize('NFD') !== 'a' + s + '̴' || ('aͅ' + s).normalize('NFD') !== 'aͅ' + s) {
+    nonStarters.push(s);
+  }
+}
+const before = (a, b) => ('x' + b + a).normalize('NFD') === 'x' + a + b; // class(a) < class(b)
+const compare = (a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0);
+nonStarters.sort(compare);
+let rank = 0;
+const ranks = nonStarters.map((s, i) => { if (i === 0 || compare(nonStarters[i - 1], s) !== 0) rank++; return 'ccc ' + cp(s) + ' ' + rank; });
+// A primary composite P decomposes to NFD(X) + Y: it composes from X = NFC(NFD(P) less its last code point) and Y.
+const pairs = composites.map((c) => {
+  const nfd = [...String.fromCodePoint(c).normalize('NFD')];
+  const y = nfd.pop();
+  const x = nfd.join('').normalize('NFC');
+  if ([...x].length !== 1 || (x + y).normalize('NFC') !== String.fromCodePoint(c)) throw new Error('cannot derive the pair of U+' + c.toString(16));
+  return 'compose ' + cp(x) + ' ' + cp(y) + ' ' + cp(String.fromCodePoint(c));
+});
+fs.writeFileSync(path.join(out, 'normalization.txt'),
+  `# NFC data of Node ${process.version} (ICU ${process.versions.icu}, Unicode ${process.versions.unicode}): decompositions, combining class ranks, compositions (hex).\n` +
+  decompositions.map((d) => 'decompose ' + d).join('\n') + '\n' + ranks.join('\n') + '\n' + pairs.join('\n') + '\n');
+console.log(`${decompositions.length} decompositions, ${nonStarters.length} non-starters in ${rank} classes, ${pairs.length} compositions`);
 console.log(`${gtlds.length} generic and ${cctlds.length} country-code TLDs, ${Object.keys(classes).length} classes, ${literals.size} literals`);
