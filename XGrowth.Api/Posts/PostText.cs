@@ -23,7 +23,8 @@ public static class PostText
 
     /// <summary>
     /// twitter-text's verdict on <paramref name="text"/>: its weighted length, and whether it is valid (not empty,
-    /// at most <see cref="MaxWeightedLength"/>, no U+FFFE, U+FEFF or U+FFFF).
+    /// at most <see cref="MaxWeightedLength"/>, no U+FFFE, U+FEFF or U+FFFF). Whitespace alone is valid for
+    /// twitter-text; the API refuses it on its own.
     /// </summary>
     public static PostLength Parse(string text)
     {

@@ -187,13 +187,30 @@ internal sealed class Nfc
 
             if (!sorted)
             {
-                var run = text.GetRange(start, i - start).Select((codePoint, index) => (Class: CombiningClass(codePoint), Index: index, CodePoint: codePoint)).ToArray();
-                Array.Sort(run, (a, b) => a.Class != b.Class ? a.Class.CompareTo(b.Class) : a.Index.CompareTo(b.Index));
-                for (var k = 0; k < run.Length; k++)
-                {
-                    text[start + k] = run[k].CodePoint;
-                }
+                SortByClass(text, start, i);
             }
+        }
+    }
+
+    /// <summary>A counting sort on the class (a byte): stable and linear, however long the run of marks.</summary>
+    private void SortByClass(List<int> text, int start, int end)
+    {
+        Span<int> next = stackalloc int[256];
+        next.Clear();
+        for (var k = start; k < end; k++)
+        {
+            next[CombiningClass(text[k])]++;
+        }
+
+        for (int c = 0, position = 0; c < next.Length; c++)
+        {
+            (next[c], position) = (position, position + next[c]);
+        }
+
+        var run = text.GetRange(start, end - start);
+        foreach (var codePoint in run)
+        {
+            text[start + next[CombiningClass(codePoint)]++] = codePoint;
         }
     }
 

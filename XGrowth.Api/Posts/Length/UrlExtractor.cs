@@ -101,8 +101,6 @@ internal sealed class UrlExtractor
 
     private bool IsFolded(int i, char literal) => i < _n && _data.Fold(_text[i]) == literal;
 
-    private bool IsLabelChar(int i) => i < _n && (_text[i] is '_' or '-' || _data.Is(_text[i], CharClass.Domain));
-
     private void Prepare()
     {
         _labelRunEnd[_n] = _n;

@@ -1,5 +1,7 @@
 // Regenerates the data files beside it from the npm package twitter-text 3.1.0 (and the twemoji-parser it depends
-// on), so that the C# port in ../ reads exactly the TLD lists, character classes and emoji pattern twitter-text uses.
+// on), so that the C# port in ../ reads exactly the TLD lists, character classes and emoji pattern twitter-text uses,
+// and the normalization data of the Node that runs it (twitter-text normalizes with Node's ICU: use the Node the
+// tests compare with, 20 here).
 //
 //   npm install --prefix /tmp/tt twitter-text@3.1.0
 //   node XGrowth.Api/Posts/Length/Data/generate.js /tmp/tt/node_modules
