@@ -30,6 +30,7 @@ internal sealed class Nfc
 
     private readonly Dictionary<int, int[]> _decompositions = [];
     private readonly Dictionary<int, byte> _combiningClass = [];
+    private readonly byte[] _combiningClassBmp = new byte[0x10000];
     private readonly Dictionary<long, int> _compositions = [];
     // BMP code units that can change under NFC: they decompose, are marks, or compose with what precedes them.
     private readonly bool[] _mayChange = new bool[0x10000];
@@ -56,6 +57,11 @@ internal sealed class Nfc
                     break;
                 case "ccc":
                     _combiningClass[values[0]] = checked((byte)int.Parse(fields[2], CultureInfo.InvariantCulture));
+                    if (values[0] < 0x10000)
+                    {
+                        _combiningClassBmp[values[0]] = _combiningClass[values[0]];
+                    }
+
                     MarkMayChange(values[0]);
                     break;
                 case "compose":
@@ -152,7 +158,7 @@ internal sealed class Nfc
                 output.Add(TBase + (s % TCount));
             }
         }
-        else if (_decompositions.TryGetValue(codePoint, out var decomposition))
+        else if ((codePoint >= 0x10000 || _mayChange[codePoint]) && _decompositions.TryGetValue(codePoint, out var decomposition))
         {
             output.AddRange(decomposition);
         }
@@ -162,7 +168,8 @@ internal sealed class Nfc
         }
     }
 
-    private int CombiningClass(int codePoint) => _combiningClass.TryGetValue(codePoint, out var c) ? c : 0;
+    private int CombiningClass(int codePoint) =>
+        codePoint < 0x10000 ? _combiningClassBmp[codePoint] : _combiningClass.TryGetValue(codePoint, out var c) ? c : 0;
 
     /// <summary>Canonical ordering: every run of marks sorted by combining class, equal classes kept in order.</summary>
     private void OrderMarks(List<int> text)
