@@ -29,15 +29,23 @@ internal sealed class PostTextGenerator(int seed)
 
     public string Next()
     {
+        // One text in four is "URL soup": the tokens URL extraction decides on, in any order.
+        var soup = _random.Next(4) == 0;
         var text = new StringBuilder();
         var target = _random.Next(240, 320);
         while (PostText.WeightedLength(text.ToString()) < target && text.Length < 2_000)
         {
-            text.Append(Piece());
+            text.Append(soup ? Pick(SoupTokens) : Piece());
         }
 
         return text.ToString();
     }
+
+    private static readonly string[] SoupTokens =
+    [
+        ".", ".", "/", "/", "(", ")", "?", "=", "&", "#", "!", "'", ":", "8", "@", "_", "-", "~", " ", "a", "b", "x", "co", "com", "jp", "ninja",
+        "http://", "https://", "t.co/", "xn--", "www.", "中", "é", "ж", "😀", "\u3002", "\u2013", "$", "%", "[", "]", "|", ",", ";", "*", "+",
+    ];
 
     private T Pick<T>(IReadOnlyList<T> items) => items[_random.Next(items.Count)];
 
