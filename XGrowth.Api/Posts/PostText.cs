@@ -14,7 +14,7 @@ namespace XGrowth.Api.Posts;
 public static class PostText
 {
     public const int MaxWeightedLength = TweetParser.MaxWeightedTweetLength;
-    public const int UrlWeight = 23;
+    public const int UrlWeight = TweetParser.TransformedUrlLength;
 
     public static string Normalize(string text) => TweetParser.Normalize(text);
 

@@ -1,4 +1,3 @@
-
 namespace XGrowth.Api.Posts.Length;
 
 /// <summary>
@@ -9,7 +8,7 @@ internal static class TweetParser
 {
     private const int Scale = 100;
     private const int DefaultWeight = 200;
-    private const int TransformedUrlLength = 23;
+    public const int TransformedUrlLength = 23;
     public const int MaxWeightedTweetLength = 280;
 
     [ThreadStatic]
