@@ -401,9 +401,11 @@ public static partial class PostsApi
         {
             errors["text"] = ["text must not contain NUL characters."];
         }
-        else if (PostText.WeightedLength(normalized) is var length and > PostText.MaxWeightedLength)
+        else if (PostText.Parse(normalized) is { Valid: false } parsed)
         {
-            errors["text"] = [$"text is {length} characters as X counts them (URLs 23, CJK and emoji 2); the limit is {PostText.MaxWeightedLength}."];
+            errors["text"] = parsed.WeightedLength > PostText.MaxWeightedLength
+                ? [$"text is {parsed.WeightedLength} characters as X counts them (URLs 23, CJK and emoji 2); the limit is {PostText.MaxWeightedLength}."]
+                : ["text must not contain U+FEFF, U+FFFE or U+FFFF (X refuses them)."];
         }
 
         return errors.ContainsKey("text") ? null : normalized;

@@ -75,6 +75,9 @@ public class PostsApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         { "", false },
         { "   \n  ", false },
         { "a\u0000b", false },
+        { "a\uFEFFb", false }, // twitter-text refuses U+FEFF, U+FFFE, U+FFFF
+        { "example.ninja " + new string('a', 257), false }, // 23 + 1 + 257: a URL on any TLD of twitter-text's lists
+        { "https://" + new string('a', 60_000), false }, // no TLD: no URL, 60,008
     };
 
     [Theory]
