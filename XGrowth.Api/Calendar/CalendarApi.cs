@@ -159,7 +159,9 @@ public static class CalendarApi
             var response = httpContext.Response;
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = "application/json; charset=utf-8";
-            await using var writer = new Utf8JsonWriter(response.BodyWriter);
+            // Over the body stream, not the PipeWriter: the writer then keeps its own small buffer, while asking the
+            // PipeWriter for room for a long text made Kestrel set aside that much for every post (bench/CalendarMemoryBench).
+            await using var writer = new Utf8JsonWriter(response.Body);
             writer.WriteStartObject();
             writer.WriteString(TimeZoneName, zone.Id);
             writer.WriteStartArray(DaysName);
@@ -175,18 +177,17 @@ public static class CalendarApi
                 {
                     WritePost(writer, reader, posts.Links);
                     hasRow = await reader.ReadAsync(cancellationToken);
-                    await FlushWhenFullAsync(writer, response, cancellationToken);
+                    await FlushWhenFullAsync(writer, cancellationToken);
                 }
 
                 writer.WriteEndArray();
                 writer.WriteEndObject();
-                await FlushWhenFullAsync(writer, response, cancellationToken);
+                await FlushWhenFullAsync(writer, cancellationToken);
             }
 
             writer.WriteEndArray();
             writer.WriteEndObject();
-            writer.Flush();
-            await response.BodyWriter.FlushAsync(httpContext.RequestAborted);
+            await writer.FlushAsync(cancellationToken);
         }
 
         private static void WriteDate(Utf8JsonWriter writer, DateOnly day)
@@ -196,12 +197,11 @@ public static class CalendarApi
             writer.WriteString(DateName, date);
         }
 
-        private static async ValueTask FlushWhenFullAsync(Utf8JsonWriter writer, HttpResponse response, CancellationToken cancellationToken)
+        private static async ValueTask FlushWhenFullAsync(Utf8JsonWriter writer, CancellationToken cancellationToken)
         {
             if (writer.BytesPending > FlushEvery)
             {
-                writer.Flush();
-                await response.BodyWriter.FlushAsync(cancellationToken);
+                await writer.FlushAsync(cancellationToken);
             }
         }
 
