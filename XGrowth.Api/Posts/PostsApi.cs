@@ -240,12 +240,13 @@ public static partial class PostsApi
 
         var userId = user.ClerkUserId();
         var posts = services.Db.ScheduledPosts.AsNoTracking().Where(p => p.XAccount!.UserId == userId);
-        if (query.From is { } from)
+        // PostgreSQL's timestamptz takes only UTC from Npgsql: 09:00+01:00 is asked for as 08:00Z, the same instant.
+        if (query.From?.ToUniversalTime() is { } from)
         {
             posts = posts.Where(p => p.ScheduledAt >= from);
         }
 
-        if (query.To is { } to)
+        if (query.To?.ToUniversalTime() is { } to)
         {
             posts = posts.Where(p => p.ScheduledAt < to);
         }

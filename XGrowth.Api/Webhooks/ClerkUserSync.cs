@@ -12,7 +12,10 @@ public enum WebhookOutcome
     /// <summary>This <c>svix-id</c> was handled before; nothing changed.</summary>
     Duplicate,
 
-    /// <summary>The event's <c>updated_at</c> is older than the stored profile's; nothing changed.</summary>
+    /// <summary>
+    /// The event's <c>updated_at</c> is older than the stored profile's, or the event has none and the stored profile
+    /// has one; nothing changed.
+    /// </summary>
     Stale,
 
     /// <summary>The user was deleted before; a late create or update does not bring it back.</summary>
@@ -29,6 +32,8 @@ public enum WebhookOutcome
 /// </summary>
 public sealed class ClerkUserSync(NpgsqlDataSource dataSource, TimeProvider time, Auth.ClerkUserProvisioning users)
 {
+    // An event without updated_at cannot be ordered: it fills in a profile no dated event has written yet (a row made
+    // by a signed-in call, or by another undated event) and is stale against any dated one.
     // The last column reads the row as it was before this statement (one snapshot for the whole statement), which
     // tells a stale event from one about a deleted user.
     private const string UpsertSql = """
@@ -42,10 +47,9 @@ public sealed class ClerkUserSync(NpgsqlDataSource dataSource, TimeProvider time
             ON CONFLICT (id) DO UPDATE SET
                 email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name,
                 username = excluded.username, image_url = excluded.image_url,
-                clerk_updated_at = COALESCE(excluded.clerk_updated_at, users.clerk_updated_at), updated_at = excluded.updated_at
+                clerk_updated_at = excluded.clerk_updated_at, updated_at = excluded.updated_at
             WHERE users.deleted_at IS NULL
-              AND (users.clerk_updated_at IS NULL OR excluded.clerk_updated_at IS NULL
-                   OR excluded.clerk_updated_at >= users.clerk_updated_at)
+              AND (users.clerk_updated_at IS NULL OR excluded.clerk_updated_at >= users.clerk_updated_at)
             RETURNING 1
         )
         SELECT EXISTS (SELECT 1 FROM delivery), EXISTS (SELECT 1 FROM upserted),
@@ -73,10 +77,10 @@ public sealed class ClerkUserSync(NpgsqlDataSource dataSource, TimeProvider time
         SELECT EXISTS (SELECT 1 FROM delivery), EXISTS (SELECT 1 FROM tombstone), false
         """;
 
-    public Task<WebhookOutcome> UpsertAsync(string svixId, string eventType, ClerkUser user, CancellationToken cancellationToken) =>
-        ExecuteAsync(UpsertSql, svixId, eventType, user.Id, cancellationToken,
-            Text(user.PrimaryEmail), Text(user.FirstName), Text(user.LastName), Text(user.Username), Text(user.ImageUrl),
-            new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = (object?)user.ClerkUpdatedAt ?? DBNull.Value });
+    public Task<WebhookOutcome> UpsertAsync(string svixId, string eventType, ClerkProfile profile, CancellationToken cancellationToken) =>
+        ExecuteAsync(UpsertSql, svixId, eventType, profile.Id, cancellationToken,
+            Text(profile.Email), Text(profile.FirstName), Text(profile.LastName), Text(profile.Username), Text(profile.ImageUrl),
+            new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = (object?)profile.UpdatedAt ?? DBNull.Value });
 
     /// <remarks>
     /// The user's row is locked first, in a statement of its own: work that holds it (an X account being stored for

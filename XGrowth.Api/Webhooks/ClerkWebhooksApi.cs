@@ -56,7 +56,7 @@ public static partial class ClerkWebhooksApi
 
     public sealed record WebhookReceipt(string Outcome);
 
-    public sealed record WebhookServices(SvixSignatureVerifier Verifier, ClerkUserSync UserSync, ILoggerFactory LoggerFactory);
+    public sealed record WebhookServices(SvixSignatureVerifier Verifier, ClerkUserSync UserSync, TimeProvider Time, ILoggerFactory LoggerFactory);
 
     internal static async Task<Results<Ok<WebhookReceipt>, ProblemHttpResult>> ReceiveAsync(
         HttpContext context, [AsParameters] WebhookServices services, CancellationToken cancellationToken)
@@ -91,9 +91,12 @@ public static partial class ClerkWebhooksApi
                 "This endpoint is not ready to receive webhooks. Try again later."), null, null, "not_configured");
         }
 
-        if (svixId is { Length: > MaxSvixIdLength })
+        // Svix's ids are printable ASCII ("msg_" and letters); anything else (a U+0000 PostgreSQL cannot store among
+        // them) is not from Svix.
+        if (svixId is not null && (svixId.Length > MaxSvixIdLength || svixId.AsSpan().ContainsAnyExceptInRange('!', '~')))
         {
-            return (Problem(StatusCodes.Status400BadRequest, "Invalid webhook signature", "The svix-id header is too long."),
+            return (Problem(StatusCodes.Status400BadRequest, "Invalid webhook signature",
+                    $"The svix-id header must be at most {MaxSvixIdLength} printable ASCII characters without spaces."),
                 null, null, "invalid_signature");
         }
 
@@ -136,19 +139,41 @@ public static partial class ClerkWebhooksApi
             return (TypedResults.Ok(new WebhookReceipt("ignored")), clerkEvent.Type, null, "ignored");
         }
 
-        var user = ClerkEventReader.ReadUser(clerkEvent.Data);
-        if (user is null)
+        WebhookOutcome outcome;
+        string userId;
+        if (clerkEvent.Type == "user.deleted")
         {
-            return (NotAnEvent($"The data of a '{clerkEvent.Type}' event must be a Clerk user with an 'id'."),
-                clerkEvent.Type, null, "invalid_payload");
+            if (ClerkEventReader.ReadDeletedUserId(clerkEvent.Data) is not { } deletedId)
+            {
+                return (NotAnEvent($"The data of a 'user.deleted' event must be a Clerk user with an 'id' of 1 to {ClerkEventReader.MaxIdLength} characters."),
+                    clerkEvent.Type, null, "invalid_payload");
+            }
+
+            userId = deletedId;
+            activity?.SetTag("clerk.user_id", userId);
+            outcome = await services.UserSync.DeleteAsync(svixId!, clerkEvent.Type, userId, cancellationToken);
+        }
+        else
+        {
+            var reading = ClerkEventReader.ReadProfile(clerkEvent.Data, services.Time.GetUtcNow());
+            if (reading.Profile is not { } profile)
+            {
+                return (NotAnEvent($"The data of a '{clerkEvent.Type}' event is not a Clerk user XGrowth can store: {reading.Problem}"),
+                    clerkEvent.Type, null, "invalid_payload");
+            }
+
+            userId = profile.Id;
+            activity?.SetTag("clerk.user_id", userId);
+            if (reading.ImageUrlLeftOut)
+            {
+                Log.ImageUrlLeftOut(logger, clerkEvent.Type, svixId, userId, ClerkEventReader.MaxImageUrlLength);
+            }
+
+            outcome = await services.UserSync.UpsertAsync(svixId!, clerkEvent.Type, profile, cancellationToken);
         }
 
-        activity?.SetTag("clerk.user_id", user.Id);
-        var outcome = clerkEvent.Type == "user.deleted"
-            ? await services.UserSync.DeleteAsync(svixId!, clerkEvent.Type, user.Id, cancellationToken)
-            : await services.UserSync.UpsertAsync(svixId!, clerkEvent.Type, user, cancellationToken);
         var outcomeName = System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(outcome.ToString());
-        return (TypedResults.Ok(new WebhookReceipt(outcomeName)), clerkEvent.Type, user.Id, outcomeName);
+        return (TypedResults.Ok(new WebhookReceipt(outcomeName)), clerkEvent.Type, userId, outcomeName);
     }
 
     /// <summary>The raw body (signatures are over these exact bytes), or null when it is over the limit.</summary>
@@ -208,6 +233,10 @@ public static partial class ClerkWebhooksApi
     {
         [LoggerMessage(Level = LogLevel.Information, Message = "Clerk webhook {EventType} {SvixId} for {UserId}: {Outcome}")]
         public static partial void WebhookHandled(ILogger logger, string eventType, string? svixId, string? userId, string outcome);
+
+        [LoggerMessage(Level = LogLevel.Warning,
+            Message = "Clerk webhook {EventType} {SvixId} for {UserId}: image_url left out (not an http(s) URL of at most {MaxLength} characters); the rest is stored")]
+        public static partial void ImageUrlLeftOut(ILogger logger, string eventType, string? svixId, string userId, int maxLength);
 
         [LoggerMessage(Level = LogLevel.Warning,
             Message = "A Clerk webhook arrived but Clerk:WebhookSecret is not set; answered 503 so that Clerk retries. Set it (see README).")]

@@ -1,7 +1,11 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using XGrowth.Tests.Infrastructure;
 
 namespace XGrowth.Tests.Calendar;
@@ -94,29 +98,70 @@ public class CalendarApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         }
     }
 
+    /// <summary>The first local day after <paramref name="after"/> whose UTC offset differs from the day before's.</summary>
+    private static DateOnly NextClockChange(TimeZoneInfo zone, DateOnly after, bool forward)
+    {
+        TimeSpan OffsetAtNoon(DateOnly day) => zone.GetUtcOffset(day.ToDateTime(new TimeOnly(12, 0)));
+        for (var day = after.AddDays(1); day < after.AddYears(2); day = day.AddDays(1))
+        {
+            var change = OffsetAtNoon(day) - OffsetAtNoon(day.AddDays(-1));
+            if (forward ? change > TimeSpan.Zero : change < TimeSpan.Zero)
+            {
+                return day;
+            }
+        }
+
+        throw new InvalidOperationException($"{zone.Id} changes its clocks no more.");
+    }
+
+    private static DateTimeOffset LocalMidnight(DateOnly day, TimeZoneInfo zone)
+    {
+        var local = day.ToDateTime(TimeOnly.MinValue);
+        return new DateTimeOffset(local, zone.GetUtcOffset(local));
+    }
+
     [Fact]
     public async Task Days_of_a_clock_change_hold_their_own_posts()
     {
+        // Berlin's next spring-forward and the fall-back after it, found in the time zone data; the API's clock is set
+        // to the day before, so the posts are in the future whatever day the test runs on.
+        var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+        var spring = NextClockChange(berlin, DateOnly.FromDateTime(DateTime.UtcNow), forward: true);
+        var autumn = NextClockChange(berlin, spring, forward: false);
+        Assert.Equal(TimeSpan.FromHours(23), LocalMidnight(spring.AddDays(1), berlin) - LocalMidnight(spring, berlin));
+        Assert.Equal(TimeSpan.FromHours(25), LocalMidnight(autumn.AddDays(1), berlin) - LocalMidnight(autumn, berlin));
+        var clock = new FakeTimeProvider(LocalMidnight(spring.AddDays(-1), berlin).ToUniversalTime());
+        await using var clocked = api.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(clock)));
         var userId = ApiFactory.NewUserId();
         var accountId = await api.AddXAccountAsync(userId);
-        using var client = api.ClientFor(userId);
-        // Berlin: 2027-03-28 is 23 hours long (UTC+1 → +2 at 01:00 UTC), 2027-10-31 is 25 hours (+2 → +1 at 01:00 UTC).
-        foreach (var (text, utc) in new[]
+        using var client = clocked.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", api.Clerk.Mint(userId));
+
+        // The repeated hour's first pass: the earlier of the two instants a local time of it names.
+        var repeated = autumn.ToDateTime(TimeOnly.MinValue);
+        while (!berlin.IsAmbiguousTime(repeated))
         {
-            ("spring first", "2027-03-27T23:30:00Z"), ("spring last", "2027-03-28T21:59:00Z"), ("spring next day", "2027-03-28T22:00:00Z"),
-            ("autumn first", "2027-10-30T22:30:00Z"), ("autumn repeated hour", "2027-10-31T00:30:00Z"), ("autumn last", "2027-10-31T22:59:00Z"),
-            ("autumn next day", "2027-10-31T23:00:00Z"),
-        })
-        {
-            await Schedule(client, accountId, text, DateTimeOffset.Parse(utc, CultureInfo.InvariantCulture));
+            repeated = repeated.AddMinutes(15);
         }
 
-        async Task<string[][]> Days(string from, string to) =>
-            [.. (await client.GetFromJsonAsync<JsonObject>($"/api/calendar?from={from}&to={to}&tz=Europe/Berlin", Ct))!["days"]!.AsArray()
-                .Select(day => day!["posts"]!.AsArray().Select(p => (string)p!["text"]!).ToArray())];
+        var repeatedFirstPass = new DateTimeOffset(repeated, berlin.GetAmbiguousTimeOffsets(repeated).Max());
+        foreach (var (text, at) in new[]
+        {
+            ("spring first", LocalMidnight(spring, berlin).AddMinutes(30)), ("spring last", LocalMidnight(spring.AddDays(1), berlin).AddMinutes(-1)),
+            ("spring next day", LocalMidnight(spring.AddDays(1), berlin)),
+            ("autumn first", LocalMidnight(autumn, berlin).AddMinutes(30)), ("autumn repeated hour", repeatedFirstPass),
+            ("autumn last", LocalMidnight(autumn.AddDays(1), berlin).AddMinutes(-1)), ("autumn next day", LocalMidnight(autumn.AddDays(1), berlin)),
+        })
+        {
+            await Schedule(client, accountId, text, at);
+        }
 
-        Assert.Equal([[], ["spring first", "spring last"], ["spring next day"]], await Days("2027-03-27", "2027-03-29"));
-        Assert.Equal([[], ["autumn first", "autumn repeated hour", "autumn last"], ["autumn next day"]], await Days("2027-10-30", "2027-11-01"));
+        async Task<string[][]> Days(DateOnly day) =>
+            [.. (await client.GetFromJsonAsync<JsonObject>($"/api/calendar?from={Date(day.AddDays(-1))}&to={Date(day.AddDays(1))}&tz=Europe/Berlin", Ct))!["days"]!.AsArray()
+                .Select(d => d!["posts"]!.AsArray().Select(p => (string)p!["text"]!).ToArray())];
+
+        Assert.Equal([[], ["spring first", "spring last"], ["spring next day"]], await Days(spring));
+        Assert.Equal([[], ["autumn first", "autumn repeated hour", "autumn last"], ["autumn next day"]], await Days(autumn));
     }
 
     [Fact]

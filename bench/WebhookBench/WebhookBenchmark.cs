@@ -46,7 +46,7 @@ internal static class WebhookBenchmark
         Console.WriteLine($"API / ceiling throughput: {throughApi.PerSecond / direct.PerSecond:P0}");
     }
 
-    private sealed record SampleEvent(string Type, string UserId, string SvixId, byte[] Body, ClerkUser User);
+    private sealed record SampleEvent(string Type, string UserId, string SvixId, byte[] Body, ClerkProfile User);
 
     private static List<SampleEvent> MakeEvents(int count, string prefix)
     {
@@ -58,7 +58,7 @@ internal static class WebhookBenchmark
             foreach (var (type, offset) in new[] { ("user.created", 0), ("user.updated", 1) })
             {
                 var body = ClerkSampleEvents.UserEvent(type, userId, $"{userId}@example.com", baseTime.AddSeconds(offset));
-                var user = ClerkEventReader.ReadUser(ClerkEventReader.ReadEvent(body)!.Data)!;
+                var user = ClerkEventReader.ReadProfile(ClerkEventReader.ReadEvent(body)!.Data, DateTimeOffset.UtcNow).Profile!;
                 list.Add(new SampleEvent(type, userId, "msg_" + Guid.NewGuid().ToString("N"), body, user));
             }
         }
