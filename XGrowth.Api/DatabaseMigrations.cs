@@ -14,6 +14,12 @@ public static class DatabaseMigrations
     {
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<XGrowthDbContext>();
+        // EF Core first asks whether its history table exists by reading it, and logs the failed read of a fresh
+        // database as an error (a red badge on the dashboard's first run); made here first, that read succeeds.
+        await db.Database.ExecuteSqlRawAsync("""
+            CREATE TABLE IF NOT EXISTS "__EFMigrationsHistory" ("MigrationId" character varying(150) NOT NULL,
+                "ProductVersion" character varying(32) NOT NULL, CONSTRAINT "PK___EFMigrationsHistory" PRIMARY KEY ("MigrationId"))
+            """, app.Lifetime.ApplicationStopping);
         await db.Database.MigrateAsync(app.Lifetime.ApplicationStopping);
     }
 }

@@ -25,6 +25,8 @@ app.MapOpenApi().AllowAnonymous();
 if (app.Environment.IsDevelopment())
 {
     app.MapScalarApiReference().AllowAnonymous();
+    // The dashboard's link for the API, and anyone opening http://localhost:8002, land on the reference.
+    app.MapGet("/", () => Results.Redirect("/scalar/v1")).AllowAnonymous().ExcludeFromDescription();
 }
 
 app.MapClerkWebhooksApi();

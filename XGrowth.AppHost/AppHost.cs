@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
 using XGrowth.AppHost;
 using XGrowth.AppHost.Database;
 
@@ -19,6 +20,17 @@ var worker = builder.AddProject<Projects.XGrowth_Worker>("worker")
     .WaitFor(api)
     .WithOutsideSettings(builder, "X", "Publishing")
     .WithHttpHealthCheck("/health");
+
+if (builder.ExecutionContext.IsRunMode)
+{
+    // The dashboard's links lead somewhere: the API reference (Development), the worker's health.
+    if (builder.Environment.IsDevelopment())
+    {
+        api.WithUrlForEndpoint("http", url => { url.Url = "/scalar/v1"; url.DisplayText = "API reference"; });
+    }
+
+    worker.WithUrlForEndpoint("http", url => { url.Url = "/health"; url.DisplayText = "Health"; });
+}
 
 if (StandIns.AreNeeded(builder))
 {

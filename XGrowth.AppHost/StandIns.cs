@@ -25,7 +25,8 @@ public static class StandIns
         var dataDirectory = builder.Configuration["StandIns:DataDirectory"] is { Length: > 0 } configured ? configured : DefaultDataDirectory();
         var standIns = builder.AddProject<Projects.XGrowth_DevStandIns>(ResourceName)
             .WithEnvironment("StandIns__DataDirectory", dataDirectory)
-            .WithHttpHealthCheck("/health");
+            .WithHttpHealthCheck("/health")
+            .WithUrlForEndpoint("http", url => { url.Url = "/x/"; url.DisplayText = "Local X: latest posts"; });
         var self = standIns.GetEndpoint("http");
         var apiUrl = api.GetEndpoint("http");
         standIns.WithEnvironment("StandIns__BaseUrl", self).WithEnvironment("StandIns__ApiUrl", apiUrl);

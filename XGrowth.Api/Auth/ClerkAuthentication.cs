@@ -47,7 +47,7 @@ public static partial class ClerkAuthentication
         builder.Services.AddSingleton<ClerkSigningKeys>();
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<ClerkAuthOptions>, ClerkSigningKeys>((jwt, clerk, keys) => Configure(jwt, clerk.Value, keys));
+            .Configure<IOptions<ClerkAuthOptions>, ClerkSigningKeys, IHostEnvironment>((jwt, clerk, keys, host) => Configure(jwt, clerk.Value, keys, host));
         // Authentication is the default: an endpoint is anonymous only where it says so (AllowAnonymous), so a new
         // endpoint that forgets to decide is protected, not open.
         builder.Services.AddAuthorizationBuilder()
@@ -60,7 +60,7 @@ public static partial class ClerkAuthentication
     public static string ClerkUserId(this ClaimsPrincipal principal) =>
         principal.FindFirstValue(UserIdClaim) ?? throw new InvalidOperationException("The request is not authenticated.");
 
-    private static void Configure(JwtBearerOptions jwt, ClerkAuthOptions clerk, ClerkSigningKeys jwks)
+    private static void Configure(JwtBearerOptions jwt, ClerkAuthOptions clerk, ClerkSigningKeys jwks, IHostEnvironment host)
     {
         var issuer = clerk.Issuer?.TrimEnd('/');
         var useJwks = clerk.HasIssuer && string.IsNullOrWhiteSpace(clerk.JwtKey);
@@ -125,6 +125,7 @@ public static partial class ClerkAuthentication
                 }
             },
             OnTokenValidated = context => CheckClerkRulesAsync(context, clerk),
+            OnChallenge = context => host.IsDevelopment() ? ExplainChallengeAsync(context, clerk) : Task.CompletedTask,
             OnAuthenticationFailed = context =>
             {
                 Log.TokenRejected(Logger(context.HttpContext), context.Exception.GetType().Name);
@@ -147,6 +148,34 @@ public static partial class ClerkAuthentication
         }
 
         return request.Headers["Sec-Fetch-Site"].ToString() == "same-origin";
+    }
+
+    /// <summary>
+    /// Development only: a 401 that says how to get a token, instead of the bare <c>WWW-Authenticate: Bearer</c> that
+    /// production answers (which tells a caller nothing about why).
+    /// </summary>
+    private static async Task ExplainChallengeAsync(JwtBearerChallengeContext context, ClerkAuthOptions clerk)
+    {
+        context.HandleResponse();
+        var http = context.HttpContext;
+        http.Response.StatusCode = StatusCodes.Status401Unauthorized;
+        http.Response.Headers.WWWAuthenticate = "Bearer";
+        var issuer = clerk.Issuer?.TrimEnd('/');
+        var local = issuer is not null && Uri.TryCreate(issuer, UriKind.Absolute, out var uri) && uri.IsLoopback;
+        var how = issuer is null
+            ? "Clerk:Issuer is not set, so no token is accepted: run the application with 'dotnet run --project XGrowth.AppHost' (it starts a local Clerk), or set Clerk:Issuer."
+            : local
+                ? $"Send 'Authorization: Bearer <token>' with a token from the local Clerk: curl -X POST {issuer}/tokens -H 'content-type: application/json' -d '{{\"userId\":\"user_local_dev\"}}', or the dashboard's 'Issue session token' command on stand-ins."
+                : "Send 'Authorization: Bearer <token>' with a session token of your Clerk instance (await getToken() in the frontend).";
+        var reason = context.AuthenticateFailure is null
+            ? (http.Request.Headers.ContainsKey("Authorization") || http.Request.Cookies.ContainsKey(SessionCookie) ? "The session token was not accepted (see the API's log for why)." : "No session token was sent.")
+            : "The session token was not accepted (see the API's log for why).";
+        Log.ChallengeExplained(Logger(http), http.Request.Path);
+        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            ProblemDetails = { Status = StatusCodes.Status401Unauthorized, Title = "Sign-in required", Detail = $"{reason} {how}" },
+        });
     }
 
     /// <summary>The <c>kid</c> the request's token names, read without validating anything; null if there is no token or no kid.</summary>
@@ -235,6 +264,9 @@ public static partial class ClerkAuthentication
         [LoggerMessage(Level = LogLevel.Warning, Message =
             "Clerk:Issuer is not set: every authenticated endpoint answers 401 until it is (see README, 'Signing in with Clerk').")]
         public static partial void IssuerMissing(ILogger logger);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "401 for {Path}: no accepted session token (Development: the answer says how to get one)")]
+        public static partial void ChallengeExplained(ILogger logger, string path);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Session token rejected: {Reason}")]
         public static partial void TokenRejected(ILogger logger, string reason);
