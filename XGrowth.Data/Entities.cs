@@ -99,10 +99,13 @@ public sealed class ScheduledPost
     /// <summary>Identifies the current publishing attempt: only the worker holding it may record its outcome.</summary>
     public Guid? AttemptId { get; set; }
 
-    /// <summary>Publishing attempts so far (each claim counts one).</summary>
+    /// <summary>
+    /// Publishing attempts so far that asked X something: a request that may have left, or an attempt that ended with
+    /// an outcome. A claim recovered or given back before anything was asked of X does not count.
+    /// </summary>
     public int Attempts { get; set; }
 
-    /// <summary>Which worker holds the claim, and until when; an expired claim is recovered by any worker.</summary>
+    /// <summary>Which worker holds the claim, and until when (it renews the lease while it holds it); an expired claim is recovered by any worker.</summary>
     public string? ClaimedBy { get; set; }
 
     public DateTimeOffset? LeaseUntil { get; set; }

@@ -72,6 +72,12 @@ public sealed class XStandIn
     /// <summary>How long creating a post takes.</summary>
     public TimeSpan CreatePostDelay { get; set; }
 
+    /// <summary>
+    /// How long creating a post takes when its text contains one of these keys, instead of <see cref="CreatePostDelay"/>:
+    /// a test makes X slow for its own posts (keyed by the test's tag) without slowing anyone else's.
+    /// </summary>
+    public ConcurrentDictionary<string, TimeSpan> CreatePostDelays { get; } = new();
+
     public int RefreshCalls => Volatile.Read(ref _refreshCalls);
 
     public ConcurrentQueue<string> Revoked { get; } = new();
@@ -92,6 +98,24 @@ public sealed class XStandIn
                 return [.. _state.Posts];
             }
         }
+    }
+
+    private TimeSpan CreatePostDelayFor(string text)
+    {
+        if (text.Contains("[slow]", StringComparison.Ordinal))
+        {
+            return SlowAnswerDelay;
+        }
+
+        foreach (var (key, delay) in CreatePostDelays)
+        {
+            if (text.Contains(key, StringComparison.Ordinal))
+            {
+                return delay;
+            }
+        }
+
+        return CreatePostDelay;
     }
 
     public XPost? FindPost(string id)
@@ -306,7 +330,7 @@ public sealed class XStandIn
                 return Problem(400, "Invalid Request", "Post text is required.");
             }
 
-            await Task.Delay(text.Contains("[slow]", StringComparison.Ordinal) ? SlowAnswerDelay : CreatePostDelay);
+            await Task.Delay(CreatePostDelayFor(text));
             if (text.Contains("[500]", StringComparison.Ordinal))
             {
                 return Problem(500, "Internal Server Error", "Something went wrong. Try again later.");

@@ -354,48 +354,72 @@ public class PostsApiTests(ApiFactory api) : IClassFixture<ApiFactory>
 
     /// <summary>
     /// The worker takes a due post with one UPDATE ... RETURNING text (as its claim does). Whatever the interleaving,
-    /// the text it publishes is the text the user ended up with: a PATCH either lands before the claim (and the claim
-    /// returns the new text) or gets 409 (and the old text stays).
+    /// the text it publishes is the text the user ended up with. Each interleaving is forced, so each outcome happens:
+    /// the PATCH lands first (the claim returns the new text); the claim lands first (the PATCH is refused, 409); the
+    /// PATCH has read the post but the claim commits before its write (the row version turns the write into a 409,
+    /// where without it the user's text would replace the text the worker already took).
     /// </summary>
-    [Fact]
-    public async Task Patch_racing_the_worker_never_publishes_text_the_user_did_not_end_up_with()
+    [Theory]
+    [InlineData("patch first")]
+    [InlineData("claim first")]
+    [InlineData("claim between the patch's read and write")]
+    public async Task Patch_racing_the_worker_never_publishes_text_the_user_did_not_end_up_with(string interleaving)
     {
         var (client, accountId, _) = await NewUserWithAccount();
-        int patchWon = 0, claimWon = 0;
-        for (var round = 0; round < 40; round++)
+        var id = Guid.Parse((string)(await CreatePost(client, accountId, "before", TimeSpan.FromSeconds(30)))["id"]!);
+        const string Claim = "UPDATE scheduled_posts SET status = 'publishing' WHERE id = $1 AND status = 'scheduled' RETURNING text";
+        Task<HttpResponseMessage> Patch() =>
+            PostJson(client, $"/api/posts/{id}", "{\"text\":\"after\"}", HttpMethod.Patch).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        HttpResponseMessage patch;
+        string? claimedText;
+        switch (interleaving)
         {
-            var post = await CreatePost(client, accountId, "before", TimeSpan.FromSeconds(30));
-            var id = Guid.Parse((string)post["id"]!);
-            var edited = $"after {round}";
+            case "patch first":
+                patch = await Patch();
+                claimedText = await api.ScalarAsync<string>(Claim, id);
+                break;
+            case "claim first":
+                claimedText = await api.ScalarAsync<string>(Claim, id);
+                patch = await Patch();
+                break;
+            default:
+                await using (var connection = await api.Database.OpenConnectionAsync(Ct))
+                await using (var transaction = await connection.BeginTransactionAsync(Ct))
+                {
+                    // The claim takes the row and holds it, not yet committed: the PATCH still reads the post as scheduled,
+                    // and its write waits for the claim's row lock.
+                    await using (var claim = new Npgsql.NpgsqlCommand(Claim, connection, transaction))
+                    {
+                        claim.Parameters.Add(new() { Value = id });
+                        claimedText = (string?)await claim.ExecuteScalarAsync(Ct);
+                    }
 
-            var patchTask = PostJson(client, $"/api/posts/{id}", $"{{\"text\":\"{edited}\"}}", HttpMethod.Patch);
-            var claimTask = Task.Run(async () =>
-            {
-                await Task.Delay(Random.Shared.Next(0, 4), Ct);
-                await using var claim = api.Database.CreateCommand(
-                    "UPDATE scheduled_posts SET status = 'publishing' WHERE id = $1 AND status = 'scheduled' RETURNING text");
-                claim.Parameters.Add(new() { Value = id });
-                return (string?)await claim.ExecuteScalarAsync(Ct);
-            }, Ct);
-            using var patch = await patchTask;
-            var claimedText = await claimTask;
+                    var patching = Patch();
+                    var deadline = DateTime.UtcNow.AddSeconds(10);
+                    while (await api.CountAsync("""
+                        SELECT count(*) FROM pg_stat_activity
+                        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%UPDATE%scheduled_posts%'
+                        """) == 0)
+                    {
+                        Assert.False(patching.IsCompleted, "the PATCH finished without waiting for the claim's lock");
+                        Assert.True(DateTime.UtcNow < deadline, "the PATCH never waited for the claim's lock");
+                        await Task.Delay(20, Ct);
+                    }
 
-            Assert.NotNull(claimedText);
-            if (patch.StatusCode == HttpStatusCode.OK)
-            {
-                Assert.Equal(edited, claimedText);
-                patchWon++;
-            }
-            else
-            {
-                Assert.Equal(HttpStatusCode.Conflict, patch.StatusCode);
-                Assert.Equal("before", claimedText);
-                claimWon++;
-            }
+                    await transaction.CommitAsync(Ct);
+                    patch = await patching;
+                }
 
-            Assert.Equal(claimedText, await api.ScalarAsync<string>("SELECT text FROM scheduled_posts WHERE id = $1", id));
+                break;
         }
 
-        Assert.Equal(40, patchWon + claimWon);
+        using (patch)
+        {
+            Assert.Equal(interleaving == "patch first" ? HttpStatusCode.OK : HttpStatusCode.Conflict, patch.StatusCode);
+        }
+
+        Assert.Equal(interleaving == "patch first" ? "after" : "before", claimedText);
+        Assert.Equal(claimedText, await api.ScalarAsync<string>("SELECT text FROM scheduled_posts WHERE id = $1", id));
     }
 }

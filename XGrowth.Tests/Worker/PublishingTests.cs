@@ -19,6 +19,24 @@ internal static class TestPosts
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         return Guid.Parse((string)(await response.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!["id"]!);
     }
+
+    /// <summary>
+    /// Schedules a post due <paramref name="fromNow"/> and waits (at most 20 s) until the worker has published it:
+    /// evidence that the worker went on claiming and publishing past the posts a test watches, where a fixed sleep
+    /// would only hope so.
+    /// </summary>
+    public static async Task PublishSentinelAsync(ApiFactory api, HttpClient client, Guid accountId, TimeSpan fromNow)
+    {
+        var id = await ScheduleAsync(client, accountId, $"sentinel {Guid.NewGuid():N}", fromNow);
+        var deadline = DateTime.UtcNow + fromNow + TimeSpan.FromSeconds(20);
+        string? status;
+        while ((status = await api.ScalarAsync<string>("SELECT status FROM scheduled_posts WHERE id = $1", id)) != "published")
+        {
+            Assert.True(status is "scheduled" or "publishing", $"the sentinel post is {status}");
+            Assert.True(DateTime.UtcNow < deadline, "the worker did not publish the sentinel post in time");
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+    }
 }
 
 /// <summary>The worker against the fake X: every test uses its own account, posts and texts.</summary>
@@ -121,8 +139,10 @@ public class PublishingTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Contains("duplicate content", await api.ScalarAsync<string>("SELECT error FROM scheduled_posts WHERE id = $1", duplicate), StringComparison.Ordinal);
         Assert.Equal("unconfirmed", await Status(serverError));
         Assert.Equal(0, CreatedOnX($"[dup] {tag}") + CreatedOnX($"[500] {tag}"));
-        await Task.Delay(1000, Ct);
-        Assert.Equal("unconfirmed", await Status(serverError)); // never retried blindly
+        // Never retried blindly: a later post goes out, and the unconfirmed one stays as it was, its one attempt counted.
+        await TestPosts.PublishSentinelAsync(api, client, accountId, TimeSpan.FromSeconds(1));
+        Assert.Equal("unconfirmed", await Status(serverError));
+        Assert.Equal(1, await api.ScalarAsync<int>("SELECT attempts FROM scheduled_posts WHERE id = $1", serverError));
     }
 
     [Fact]
@@ -132,7 +152,6 @@ public class PublishingTests(ApiFactory api) : IClassFixture<ApiFactory>
         var post = await Schedule(client, accountId, $"[429] {tag}", TimeSpan.FromSeconds(1));
 
         await using var worker = new WorkerFactory(api).Start();
-        await WaitUntilNotIn([post], TimeSpan.FromSeconds(10), "publishing");
         await WaitUntilNotIn([post], TimeSpan.FromSeconds(20), "scheduled", "publishing");
 
         Assert.Equal("published", await Status(post));
@@ -336,11 +355,20 @@ public class PublishingEdgeTests(ApiFactory api) : IClassFixture<ApiFactory>
 
         await using var worker = new WorkerFactory(api).Start();
         await WaitForStatus(post, "unconfirmed", TimeSpan.FromSeconds(20));
-        await Task.Delay(3000, Ct);
+        // X did create it, after the worker stopped waiting: exactly why it is not retried.
+        var deadline = DateTime.UtcNow + XGrowth.DevStandIns.X.XStandIn.SlowAnswerDelay + TimeSpan.FromSeconds(10);
+        while (api.X.CreatedPosts.Count(p => p.Text == $"[slow] {tag}") == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "X never created the slow post");
+            await Task.Delay(100, Ct);
+        }
+
+        await TestPosts.PublishSentinelAsync(api, client, accountId, TimeSpan.FromSeconds(1));
 
         Assert.Equal("unconfirmed", await Status(post));
         Assert.Contains("did not answer in time", await api.ScalarAsync<string>("SELECT error FROM scheduled_posts WHERE id = $1", post), StringComparison.Ordinal);
-        Assert.Equal(1, api.X.CreatedPosts.Count(p => p.Text == $"[slow] {tag}")); // X did create it: exactly why it is not retried
+        Assert.Equal(1, api.X.CreatedPosts.Count(p => p.Text == $"[slow] {tag}"));
+        Assert.Equal(1, await api.ScalarAsync<int>("SELECT attempts FROM scheduled_posts WHERE id = $1", post));
     }
 
     [Fact]
@@ -357,7 +385,11 @@ public class PublishingEdgeTests(ApiFactory api) : IClassFixture<ApiFactory>
         }
 
         await using var worker = new WorkerFactory(api).Start();
-        await Task.Delay(3500, Ct);
+        // Another account's post, due after the orphan: once it is published, the worker has gone past the orphan's time.
+        var otherUser = ApiFactory.NewUserId();
+        var otherAccount = await api.ConnectXAccountAsync(otherUser);
+        using var otherClient = api.ClientFor(otherUser);
+        await TestPosts.PublishSentinelAsync(api, otherClient, otherAccount, TimeSpan.FromSeconds(3));
 
         Assert.Equal("cancelled", await Status(post));
         Assert.Equal(0, api.X.CreatedPosts.Count(p => p.Text == $"orphan {tag}"));

@@ -6,6 +6,7 @@ namespace XGrowth.Worker.Publishing;
 /// <summary>A post this worker has claimed: it alone may publish it, under <see cref="AttemptId"/>.</summary>
 /// <remarks>
 /// The account's encrypted access token comes with the claim, so that a post whose token is fresh needs no further read.
+/// <see cref="Attempts"/> is the count before this attempt (see <see cref="DuePostClaimer"/> for what counts).
 /// </remarks>
 public sealed record ClaimedPost(Guid Id, Guid XAccountId, string Text, DateTimeOffset ScheduledAt, DateTimeOffset? NotBefore, Guid AttemptId, int Attempts,
     string? AccessTokenProtected = null, DateTimeOffset? AccessTokenExpiresAt = null, string? CreationTraceParent = null)
@@ -17,8 +18,15 @@ public sealed record ClaimedPost(Guid Id, Guid XAccountId, string Text, DateTime
 /// <summary>
 /// The publishing state machine in SQL: claims due posts (<c>FOR UPDATE SKIP LOCKED</c>, so any number of workers
 /// share them), and records each step. Every step after the claim names the attempt, so a worker that lost its claim
-/// (its lease expired and another worker recovered the post) changes nothing.
+/// (its lease expired and another worker recovered the post) changes nothing. The worker renews the leases of the
+/// claims it holds (<see cref="RenewLeasesAsync"/>), so a lease runs out only when its worker died or hung.
 /// </summary>
+/// <remarks>
+/// <c>attempts</c> counts the attempts that asked X something for the post: one whose request may have left
+/// (counted when <see cref="MarkSentAsync"/> commits that it is leaving), or one that ended with an outcome (a
+/// failed token refresh among them). A claim taken and then given back or recovered before anything was asked of X
+/// (the worker stopped, died or lost its lease while the post waited) does not count.
+/// </remarks>
 public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider time)
 {
     private const string ClaimSql = """
@@ -31,20 +39,20 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
             LIMIT $2
             FOR UPDATE OF p SKIP LOCKED
         )
-        UPDATE scheduled_posts AS p SET status = 'publishing', attempt_id = gen_random_uuid(), attempts = p.attempts + 1,
+        UPDATE scheduled_posts AS p SET status = 'publishing', attempt_id = gen_random_uuid(),
             claimed_by = $3, lease_until = $4, request_sent_at = NULL, updated_at = $5
         FROM due, x_accounts AS a WHERE p.id = due.id AND a.id = p.x_account_id
         RETURNING p.id, p.x_account_id, p.text, p.scheduled_at, p.not_before, p.attempt_id, p.attempts,
                   a.access_token_protected, a.access_token_expires_at, p.creation_trace_parent
         """;
 
-    /// <summary>Claims up to <paramref name="batchSize"/> posts due by <paramref name="dueBy"/>.</summary>
-    public async Task<List<ClaimedPost>> ClaimAsync(DateTimeOffset dueBy, int batchSize, string workerId, TimeSpan lease, CancellationToken cancellationToken)
+    /// <summary>Claims up to <paramref name="limit"/> posts due by <paramref name="dueBy"/>.</summary>
+    public async Task<List<ClaimedPost>> ClaimAsync(DateTimeOffset dueBy, int limit, string workerId, TimeSpan lease, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         await using var command = dataSource.CreateCommand(ClaimSql);
         command.Parameters.Add(Time(dueBy));
-        command.Parameters.Add(new NpgsqlParameter { Value = batchSize });
+        command.Parameters.Add(new NpgsqlParameter { Value = limit });
         command.Parameters.Add(new NpgsqlParameter { Value = workerId });
         command.Parameters.Add(Time(now + lease));
         command.Parameters.Add(Time(now));
@@ -87,24 +95,43 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
         WHERE status = 'publishing' AND claimed_by = $1 AND request_sent_at IS NULL
         """, cancellationToken, new NpgsqlParameter { Value = workerId }, Time(time.GetUtcNow()));
 
-    /// <summary>Records, and commits, that the request is about to leave. False: the claim was lost, do not send.</summary>
-    public async Task<bool> MarkSentAsync(ClaimedPost post, CancellationToken cancellationToken) => await ExecuteAsync("""
-        UPDATE scheduled_posts SET request_sent_at = $3, updated_at = $3 WHERE id = $1 AND attempt_id = $2 AND status = 'publishing'
-        """, cancellationToken, Id(post.Id), Id(post.AttemptId), Time(time.GetUtcNow())) == 1;
+    /// <summary>
+    /// Extends the lease of the claims this worker still holds (by attempt: a claim another worker recovered, or that
+    /// this worker took again, is not touched). Returns how many were extended.
+    /// </summary>
+    public Task<int> RenewLeasesAsync(string workerId, IReadOnlyCollection<Guid> attemptIds, TimeSpan lease, CancellationToken cancellationToken) => ExecuteAsync("""
+        UPDATE scheduled_posts SET lease_until = $3
+        WHERE claimed_by = $1 AND attempt_id = ANY($2) AND status = 'publishing'
+        """, cancellationToken, new NpgsqlParameter { Value = workerId },
+        new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid, Value = attemptIds.ToArray() },
+        Time(time.GetUtcNow() + lease));
+
+    /// <summary>
+    /// Records, and commits, that the request is about to leave: the attempt counts from here, and its lease starts
+    /// afresh. False: the claim was lost, do not send.
+    /// </summary>
+    public async Task<bool> MarkSentAsync(ClaimedPost post, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        return await ExecuteAsync("""
+            UPDATE scheduled_posts SET request_sent_at = $3, attempts = attempts + 1, lease_until = $4, updated_at = $3
+            WHERE id = $1 AND attempt_id = $2 AND status = 'publishing'
+            """, cancellationToken, Id(post.Id), Id(post.AttemptId), Time(now), Time(now + lease)) == 1;
+    }
 
     public Task<int> PublishedAsync(ClaimedPost post, string xPostId, CancellationToken cancellationToken) => Finish(post, """
-        status = 'published', x_post_id = $3, published_at = $4, error = NULL
-        """, cancellationToken, new NpgsqlParameter { Value = xPostId }, Time(time.GetUtcNow()));
+        status = 'published', x_post_id = $5, published_at = $3, error = NULL
+        """, cancellationToken, new NpgsqlParameter { Value = xPostId });
 
     public Task<int> FailedAsync(ClaimedPost post, string reason, CancellationToken cancellationToken) =>
-        Finish(post, "status = 'failed', error = $3", cancellationToken, new NpgsqlParameter { Value = reason });
+        Finish(post, "status = 'failed', error = $5", cancellationToken, new NpgsqlParameter { Value = reason });
 
     public Task<int> UnconfirmedAsync(ClaimedPost post, string reason, CancellationToken cancellationToken) =>
-        Finish(post, "status = 'unconfirmed', error = $3", cancellationToken, new NpgsqlParameter { Value = reason });
+        Finish(post, "status = 'unconfirmed', error = $5", cancellationToken, new NpgsqlParameter { Value = reason });
 
     /// <summary>Back to <c>scheduled</c>, not before <paramref name="notBefore"/> (the request never left, or X said wait).</summary>
     public Task<int> RescheduleAsync(ClaimedPost post, DateTimeOffset notBefore, string reason, CancellationToken cancellationToken) =>
-        Finish(post, "status = 'scheduled', not_before = $3, error = $4, request_sent_at = NULL", cancellationToken,
+        Finish(post, "status = 'scheduled', not_before = $5, error = $6, request_sent_at = NULL", cancellationToken,
             Time(notBefore), new NpgsqlParameter { Value = reason });
 
     public Task<int> RateLimitAccountAsync(Guid accountId, DateTimeOffset until, CancellationToken cancellationToken) => ExecuteAsync(
@@ -115,10 +142,14 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
         "UPDATE x_accounts SET status = 'needs_reconnect', updated_at = $2 WHERE id = $1 AND status = 'connected'",
         cancellationToken, Id(accountId), Time(time.GetUtcNow()));
 
+    /// <summary>
+    /// Records the attempt's outcome (<paramref name="set"/> names its own values from <c>$5</c>; <c>$3</c> is now). The
+    /// attempt counts, once: <see cref="MarkSentAsync"/> has counted it already if its request left.
+    /// </summary>
     private Task<int> Finish(ClaimedPost post, string set, CancellationToken cancellationToken, params NpgsqlParameter[] values) => ExecuteAsync(
-        $"UPDATE scheduled_posts SET {set}, attempt_id = NULL, claimed_by = NULL, lease_until = NULL, updated_at = now() " +
-        "WHERE id = $1 AND attempt_id = $2 AND status = 'publishing'",
-        cancellationToken, [Id(post.Id), Id(post.AttemptId), .. values]);
+        $"UPDATE scheduled_posts SET {set}, attempts = GREATEST(attempts, $4), attempt_id = NULL, claimed_by = NULL, lease_until = NULL, " +
+        "updated_at = $3 WHERE id = $1 AND attempt_id = $2 AND status = 'publishing'",
+        cancellationToken, [Id(post.Id), Id(post.AttemptId), Time(time.GetUtcNow()), new NpgsqlParameter { Value = post.Attempts + 1 }, .. values]);
 
     private async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters)
     {

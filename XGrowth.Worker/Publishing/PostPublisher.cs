@@ -45,7 +45,7 @@ public sealed partial class PostPublisher(
         catch (Exception e) when (XFailures.IsTransient(e, cancellationToken))
         {
             // The token could not be refreshed (X unreachable, or its answer lost): nothing was posted, try again later.
-            return await RetryOrFailAsync(post, "X could not be reached to refresh the account's token.", cancellationToken);
+            return await RetryOrFailAsync(post, "X could not be reached to refresh the account's token.", e, cancellationToken);
         }
 
         if (token is null)
@@ -54,7 +54,7 @@ public sealed partial class PostPublisher(
             return "failed_needs_reconnect";
         }
 
-        if (!await claimer.MarkSentAsync(post, cancellationToken))
+        if (!await claimer.MarkSentAsync(post, options.Value.Lease, cancellationToken))
         {
             return "claim_lost";
         }
@@ -66,7 +66,17 @@ public sealed partial class PostPublisher(
         if (result is PublishResult.Unauthorized)
         {
             // A 401 means X did not create the post: refreshing once and sending again cannot post twice.
-            var fresh = await tokens.RefreshRejectedAsync(post.XAccountId, token, cancellationToken);
+            string? fresh;
+            try
+            {
+                fresh = await tokens.RefreshRejectedAsync(post.XAccountId, token, cancellationToken);
+            }
+            catch (Exception e) when (XFailures.IsTransient(e, cancellationToken))
+            {
+                // The 401 proves nothing was posted, and the failed refresh says nothing about the account: try later.
+                return await RetryOrFailAsync(post, "X refused the account's token and could not be reached to refresh it.", e, cancellationToken);
+            }
+
             result = fresh is null ? result : await x.CreatePostAsync(fresh, post.Text, cancellationToken);
         }
 
@@ -87,7 +97,7 @@ public sealed partial class PostPublisher(
                 await claimer.FailedAsync(post, "X refused the post: " + rejected.Reason, cancellationToken);
                 return "failed_rejected";
             case PublishResult.NotSent notSent:
-                return await RetryOrFailAsync(post, "X could not be reached: " + notSent.Reason, cancellationToken);
+                return await RetryOrFailAsync(post, "X could not be reached: " + notSent.Reason, null, cancellationToken);
             case PublishResult.Unknown unknown:
                 await claimer.UnconfirmedAsync(post, unknown.Reason + " Check X, then retry or dismiss.", cancellationToken);
                 return "unconfirmed";
@@ -96,27 +106,39 @@ public sealed partial class PostPublisher(
         }
     }
 
-    /// <summary>Backs off from <see cref="PublishingOptions.FirstRetryDelay"/>, doubling to an hour, with jitter; fails after the last attempt.</summary>
-    private async Task<string> RetryOrFailAsync(ClaimedPost post, string reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// For a failure where nothing was posted: backs off from <see cref="PublishingOptions.FirstRetryDelay"/>, doubling
+    /// to an hour, with jitter; fails after the last attempt. Logged either way, with what X did.
+    /// </summary>
+    private async Task<string> RetryOrFailAsync(ClaimedPost post, string reason, Exception? failure, CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        if (post.Attempts >= settings.MaxAttempts)
+        var attempt = post.Attempts + 1;
+        if (attempt >= settings.MaxAttempts)
         {
+            LogGivingUp(logger, post.Id, attempt, reason, failure);
             await claimer.FailedAsync(post, reason, cancellationToken);
             return "failed_unreachable";
         }
 
-        var backoff = settings.FirstRetryDelay * Math.Pow(2, post.Attempts - 1);
+        var backoff = settings.FirstRetryDelay * Math.Pow(2, attempt - 1);
         if (backoff > TimeSpan.FromHours(1))
         {
             backoff = TimeSpan.FromHours(1);
         }
 
         backoff *= 0.8 + (Random.Shared.NextDouble() * 0.4);
+        LogRetrying(logger, post.Id, attempt, reason, backoff, failure);
         await claimer.RescheduleAsync(post, time.GetUtcNow() + backoff, reason, cancellationToken);
         return "retry_scheduled";
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Post {PostId}: {Outcome}")]
     private static partial void LogOutcome(ILogger logger, Guid postId, string outcome);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Post {PostId}, attempt {Attempt}: {Reason} Nothing was posted; trying again in {Backoff}.")]
+    private static partial void LogRetrying(ILogger logger, Guid postId, int attempt, string reason, TimeSpan backoff, Exception? exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Post {PostId}, attempt {Attempt}: {Reason} Nothing was posted; giving up (the post fails).")]
+    private static partial void LogGivingUp(ILogger logger, Guid postId, int attempt, string reason, Exception? exception);
 }

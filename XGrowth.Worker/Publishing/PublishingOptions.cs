@@ -11,22 +11,32 @@ public sealed class PublishingOptions
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Posts due within this window are claimed ahead and fired on a timer at their time.</summary>
+    /// <summary>Posts due within this window are claimed ahead and fired on a timer at their time; shorter than <see cref="Lease"/>.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
     public TimeSpan Lookahead { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>How long a claim is held; a crashed worker's claims are recovered after it.</summary>
+    /// <summary>
+    /// How long a claim lasts unless renewed. A worker renews the claims it holds every third of it (while a post waits
+    /// for its time, while its request is in flight), so only a dead or hung worker's claims run out and are recovered.
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:05", "01:00:00")]
     public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>Posts claimed by one query at most (fewer when fewer slots are free).</summary>
     [Range(1, 10_000)]
     public int BatchSize { get; set; } = 200;
 
-    /// <summary>Requests to X in flight at once, per worker.</summary>
+    /// <summary>
+    /// Posts one worker holds at once (waiting for their time within the look-ahead, or in flight): it claims only as
+    /// many as slots are free, so that every post it claims can start at its time.
+    /// </summary>
     [Range(1, 10_000)]
     public int MaxConcurrency { get; set; } = 128;
 
-    /// <summary>Attempts (for faults where the request provably never left) before a post fails.</summary>
+    /// <summary>
+    /// Attempts before a post fails when X cannot be reached and nothing was posted (the request provably never left, or
+    /// the token could not be refreshed). Attempts count what asked X something, not claims that were recovered or given back.
+    /// </summary>
     [Range(1, 100)]
     public int MaxAttempts { get; set; } = 6;
 

@@ -6,7 +6,10 @@ public static class PublishingRegistration
 {
     public static WebApplicationBuilder AddPublishing(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<PublishingOptions>().BindConfiguration(PublishingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<PublishingOptions>().BindConfiguration(PublishingOptions.Section).ValidateDataAnnotations()
+            .Validate(settings => settings.Lookahead < settings.Lease,
+                "Publishing:Lookahead must be shorter than Publishing:Lease: a post claimed ahead must be able to start within its lease.")
+            .ValidateOnStart();
         var requestTimeout = builder.Configuration.GetValue<TimeSpan?>($"{PublishingOptions.Section}:{nameof(PublishingOptions.RequestTimeout)}")
             ?? new PublishingOptions().RequestTimeout;
         builder.AddXPostClient(requestTimeout);
