@@ -1,4 +1,6 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using XGrowth.Data;
 
 namespace XGrowth.Api;
@@ -16,10 +18,9 @@ public static class DatabaseMigrations
         var db = scope.ServiceProvider.GetRequiredService<XGrowthDbContext>();
         // EF Core first asks whether its history table exists by reading it, and logs the failed read of a fresh
         // database as an error (a red badge on the dashboard's first run); made here first, that read succeeds.
-        await db.Database.ExecuteSqlRawAsync("""
-            CREATE TABLE IF NOT EXISTS "__EFMigrationsHistory" ("MigrationId" character varying(150) NOT NULL,
-                "ProductVersion" character varying(32) NOT NULL, CONSTRAINT "PK___EFMigrationsHistory" PRIMARY KEY ("MigrationId"))
-            """, app.Lifetime.ApplicationStopping);
+        // (EF Core's own script: its names follow the naming convention, snake_case here.)
+        var history = db.GetService<IHistoryRepository>();
+        await db.Database.ExecuteSqlRawAsync(history.GetCreateIfNotExistsScript(), app.Lifetime.ApplicationStopping);
         await db.Database.MigrateAsync(app.Lifetime.ApplicationStopping);
     }
 }

@@ -160,6 +160,23 @@ public class AppHostTests(AppHostFixture fixture) : IClassFixture<AppHostFixture
     }
 
     [Fact]
+    public async Task The_dashboard_links_lead_to_the_api_reference_and_the_worker_health()
+    {
+        var cancellationToken = Bounded(TimeSpan.FromSeconds(90));
+        var api = await fixture.App.ResourceNotifications.WaitForResourceAsync("api",
+            e => e.Snapshot.Urls.Any(u => u.Url.EndsWith("/scalar/v1", StringComparison.Ordinal)), cancellationToken);
+        var worker = await fixture.App.ResourceNotifications.WaitForResourceAsync("worker",
+            e => e.Snapshot.Urls.Any(u => u.Url.EndsWith("/health", StringComparison.Ordinal)), cancellationToken);
+
+        using var http = new HttpClient();
+        foreach (var url in new[] { api, worker }.Select(e => e.Snapshot.Urls.First(u => u.Url.EndsWith("/scalar/v1", StringComparison.Ordinal) || u.Url.EndsWith("/health", StringComparison.Ordinal))))
+        {
+            using var response = await http.GetAsync(url.Url, cancellationToken);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task Worker_becomes_healthy()
     {
         await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync("worker", Bounded(TimeSpan.FromSeconds(90)));
