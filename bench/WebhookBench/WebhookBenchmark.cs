@@ -13,7 +13,8 @@ namespace XGrowth.Bench;
 /// </summary>
 internal static class WebhookBenchmark
 {
-    private const string Secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    // A secret of this run: published example secrets are refused outside Development.
+    private static readonly string Secret = "whsec_" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
 
     private static async Task Main(string[] args)
     {
