@@ -31,7 +31,7 @@ public static class ApiServices
             options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
         });
 
-        builder.Services.AddOpenApi(options => options.AddDocumentTransformer<BearerSecuritySchemeTransformer>());
+        builder.Services.AddOpenApi(options => options.AddDocumentTransformer<BearerSecuritySchemeTransformer>().AddIntroduction());
 
         builder.AddClerkAuthentication();
         var origins = builder.Configuration.GetSection(ClerkAuthOptions.Section).Get<ClerkAuthOptions>()?.AuthorizedPartyList() ?? [];

@@ -1,4 +1,4 @@
-using Scalar.AspNetCore;
+using XGrowth.Api.OpenApi;
 using XGrowth.Api;
 using XGrowth.Api.Calendar;
 using XGrowth.Api.Posts;
@@ -24,7 +24,7 @@ app.MapDefaultEndpoints();
 app.MapOpenApi().AllowAnonymous();
 if (app.Environment.IsDevelopment())
 {
-    app.MapScalarApiReference().AllowAnonymous();
+    app.MapApiReference().AllowAnonymous();
     // The dashboard's link for the API, and anyone opening http://localhost:8002, land on the reference.
     app.MapGet("/", () => Results.Redirect("/scalar/v1")).AllowAnonymous().ExcludeFromDescription();
 }

@@ -56,6 +56,21 @@ public class FirstRunTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task The_api_description_opens_with_what_a_frontend_needs_first()
+    {
+        using var client = api.CreateClient();
+
+        var document = (await client.GetFromJsonAsync<JsonObject>("/openapi/v1.json", Ct))!;
+
+        Assert.Equal("XGrowth API", (string?)document["info"]!["title"]);
+        var introduction = (string?)document["info"]!["description"];
+        foreach (var topic in new[] { "Authentication", "Errors", "Times", "Limits", "/clerk/tokens" })
+        {
+            Assert.Contains(topic, introduction, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task In_development_the_root_leads_to_the_api_reference()
     {
         await using var development = api.WithWebHostBuilder(builder => builder.UseEnvironment("Development"));
