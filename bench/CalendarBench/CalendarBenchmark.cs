@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -48,7 +46,7 @@ internal static class CalendarBenchmark
         await SeedAsync(dataSource, start);
 
         // One token per client, as a frontend holds one at a time.
-        var tokens = Enumerable.Range(0, concurrency).Select(_ => Mint(signingKey)).ToArray();
+        var tokens = Enumerable.Range(0, concurrency).Select(_ => BenchTokens.Mint(signingKey, Issuer, UserId)).ToArray();
         var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
         var months = Enumerable.Range(0, 12).Select(m => new DateOnly(start.Year, m + 1, 1)).ToArray();
         var sizes = new long[months.Length];
@@ -146,20 +144,6 @@ internal static class CalendarBenchmark
     {
         var local = day.ToDateTime(TimeOnly.MinValue);
         return new DateTimeOffset(local, zone.GetUtcOffset(local)).ToUniversalTime();
-    }
-
-    private static string Mint(RSA key)
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
-        {
-            Claims = new Dictionary<string, object>
-            {
-                ["sub"] = UserId, ["sid"] = "sess_bench", ["iss"] = Issuer, ["azp"] = "http://localhost:3000",
-                ["iat"] = now, ["nbf"] = now - 5, ["exp"] = now + 3600,
-            },
-            SigningCredentials = new SigningCredentials(new RsaSecurityKey(key) { KeyId = "bench" }, SecurityAlgorithms.RsaSha256),
-        });
     }
 
     /// <summary>The user, one account and 10,000 posts spread evenly over the year from <paramref name="start"/>.</summary>

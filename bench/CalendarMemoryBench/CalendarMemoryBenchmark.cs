@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 
 namespace XGrowth.Bench;
@@ -43,7 +41,7 @@ internal static class CalendarMemoryBenchmark
         var to = from.AddDays(92);
         await SeedAsync(dataSource, from);
 
-        var token = Mint(signingKey);
+        var token = BenchTokens.Mint(signingKey, Issuer, UserId);
         async Task<long> CalendarAsync()
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/calendar?from={from:yyyy-MM-dd}&to={to:yyyy-MM-dd}&tz=UTC");
@@ -90,20 +88,6 @@ internal static class CalendarMemoryBenchmark
         await sampler;
         Console.WriteLine($"API resident memory, peak while {parallel} answers were written at once: {peak:0} MiB (+{peak - idle:0} MiB); " +
             $"{rounds * parallel} answers in {elapsed.TotalSeconds:0.0} s");
-    }
-
-    private static string Mint(RSA key)
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
-        {
-            Claims = new Dictionary<string, object>
-            {
-                ["sub"] = UserId, ["sid"] = "sess_bench", ["iss"] = Issuer, ["azp"] = "http://localhost:3000",
-                ["iat"] = now, ["nbf"] = now - 5, ["exp"] = now + 3600,
-            },
-            SigningCredentials = new SigningCredentials(new RsaSecurityKey(key) { KeyId = "bench" }, SecurityAlgorithms.RsaSha256),
-        });
     }
 
     /// <summary>The user at every limit: 5 accounts, 1,000 pending posts each, texts of the longest length, all in range.</summary>

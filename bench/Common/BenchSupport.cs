@@ -183,3 +183,23 @@ internal static class Load
         Console.WriteLine($"{name,-40} {result.PerSecond,8:F0}/s   p50 {result.Percentile(0.50),6:F2} ms   p99 {result.Percentile(0.99),6:F2} ms   " +
             $"max {result.SortedLatenciesMs[^1],7:F2} ms   errors {result.Errors}");
 }
+
+/// <summary>Clerk-shaped session tokens for the benchmarks' users, signed with the key the API is given as <c>Clerk:JwtKey</c>.</summary>
+internal static class BenchTokens
+{
+    public static string Mint(System.Security.Cryptography.RSA key, string issuer, string userId)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        return new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(
+            new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+            {
+                Claims = new Dictionary<string, object>
+                {
+                    ["sub"] = userId, ["sid"] = "sess_bench", ["iss"] = issuer, ["azp"] = "http://localhost:3000",
+                    ["iat"] = now, ["nbf"] = now - 5, ["exp"] = now + 3600,
+                },
+                SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(
+                    new Microsoft.IdentityModel.Tokens.RsaSecurityKey(key) { KeyId = "bench" }, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.RsaSha256),
+            });
+    }
+}
