@@ -29,9 +29,11 @@ public static class ApiServices
         {
             options.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
             options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
+            // A number is a JSON number: "5" is refused (the web default reads it), and the OpenAPI document says integer, not integer-or-string.
+            options.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
         });
 
-        builder.Services.AddOpenApi(options => options.AddDocumentTransformer<BearerSecuritySchemeTransformer>().AddIntroduction());
+        builder.Services.AddOpenApi(options => options.AddDocumentTransformer<BearerSecuritySchemeTransformer>().AddIntroduction().AddContractRules());
 
         builder.AddClerkAuthentication();
         var origins = builder.Configuration.GetSection(ClerkAuthOptions.Section).Get<ClerkAuthOptions>()?.AuthorizedPartyList() ?? [];

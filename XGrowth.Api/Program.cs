@@ -8,6 +8,7 @@ using XGrowth.Api.XAccounts;
 
 var builder = WebApplication.CreateBuilder(args);
 
+builder.AddBuildTimeDocumentDefaults();
 builder.AddServiceDefaults();
 builder.AddApiServices();
 
@@ -36,7 +37,11 @@ app.MapXConnectApi();
 app.MapPostsApi();
 app.MapCalendarApi();
 
-await app.MigrateDatabaseAsync();
+if (!BuildTimeDocument.IsGenerating)
+{
+    await app.MigrateDatabaseAsync();
+}
+
 await app.RunAsync();
 
 /// <summary>The API's entry point; public so that tests can host it with WebApplicationFactory.</summary>

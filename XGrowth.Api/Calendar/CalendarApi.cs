@@ -10,6 +10,9 @@ using XGrowth.Api.Auth;
 using XGrowth.Api.Posts;
 using XGrowth.Data;
 using XGrowth.X;
+using System.ComponentModel.DataAnnotations;
+using Microsoft.AspNetCore.Mvc;
+using XGrowth.Api.OpenApi;
 
 namespace XGrowth.Api.Calendar;
 
@@ -18,19 +21,20 @@ public static class CalendarApi
 {
     public const int MaxDays = 93;
 
-    public sealed record CalendarDay(string Date, IReadOnlyList<PostResponse> Posts);
+    public sealed record CalendarDay([property: DataType(DataType.Date)] string Date, IReadOnlyList<PostResponse> Posts);
 
     public sealed record CalendarResponse(string TimeZone, IReadOnlyList<CalendarDay> Days);
 
-    public sealed record CalendarQuery(DateOnly? From, DateOnly? To, string? Tz);
+    public sealed record CalendarQuery([FromQuery(Name = "from")] DateOnly? From, [FromQuery(Name = "to")] DateOnly? To, [FromQuery(Name = "tz")] string? Tz);
 
     public static RouteGroupBuilder MapCalendarApi(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/api/calendar").WithTags("Calendar").RequireAuthorization()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
-        group.MapGet("/", Get).WithName("GetCalendar")
-            .WithSummary("Every day from 'from' to 'to' (inclusive, at most 93 days) in the IANA time zone 'tz' (default UTC), " +
-                "each with the user's posts scheduled that local day, in time order. Cancelled posts are left out.");
+        group.MapGet("/", Get).WithName("getCalendar").WithSummary("Get the calendar")
+            .WithDescription("Every day from `from` to `to` (inclusive, at most 93 days) in the IANA time zone `tz` (default UTC), " +
+                "each with the user's posts scheduled that local day, in time order. Cancelled posts are left out.")
+            .WithRequiredQuery("from", "to");
         return group;
     }
 

@@ -1,13 +1,17 @@
 using System.Buffers.Text;
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Security.Claims;
 using System.Text;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using XGrowth.Api.Auth;
 using XGrowth.Api.Http;
+using XGrowth.Api.OpenApi;
 using XGrowth.Data;
 using XGrowth.X;
 
@@ -29,21 +33,38 @@ public static partial class PostsApi
     {
         var group = endpoints.MapGroup("/api/posts").WithTags("Posts").RequireAuthorization().WithJsonBodyLimit()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
-        group.MapPost("/", CreateAsync).WithName("CreatePost").WithWriteRateLimit().WithSummary("Schedules a post on one of the user's X accounts.")
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status413PayloadTooLarge);
-        group.MapGet("/", ListAsync).WithName("ListPosts").WithSummary("The user's posts by scheduled time, paged.");
-        group.MapGet("/{id:guid}", GetAsync).WithName("GetPost").ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapPatch("/{id:guid}", UpdateAsync).WithName("UpdatePost").WithWriteRateLimit()
-            .WithSummary("Changes the text and/or time of a post that has not started publishing.")
+        group.MapPost("/", CreateAsync).WithName("createPost").WithWriteRateLimit()
+            .WithSummary("Schedule a post")
+            .WithDescription("Schedules a post on one of the user's X accounts. `scheduledAt` needs an offset and must be within a year.")
+            .WithRequestExample(new JsonObject
+            {
+                ["xAccountId"] = "0193a3c5-7b2e-7d41-9a53-2f1e8b6c4d10",
+                ["text"] = "Shipping threads next week. What should they do first?",
+                ["scheduledAt"] = "2027-03-01T09:00:00+01:00",
+            })
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/", ListAsync).WithName("listPosts").WithSummary("List posts")
+            .WithDescription("The user's posts by scheduled time, oldest first, paged with `cursor` (the previous page's `nextCursor`). " +
+                "`from` (inclusive) and `to` (exclusive) are instants with an offset.")
+            .WithQueryEnum<ScheduledPostStatus>("status");
+        group.MapGet("/{id:guid}", GetAsync).WithName("getPost").WithSummary("Get a post")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPatch("/{id:guid}", UpdateAsync).WithName("updatePost").WithWriteRateLimit()
+            .WithSummary("Edit a post")
+            .WithDescription("Changes the text, the time or both of a post that has not started publishing; a field left out is kept.")
+            .WithRequestExample(new JsonObject { ["scheduledAt"] = "2027-03-01T12:30:00+01:00" })
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        group.MapDelete("/{id:guid}", CancelAsync).WithName("CancelPost").WithWriteRateLimit()
-            .WithSummary("Cancels a post that has not started publishing.")
+        group.MapDelete("/{id:guid}", CancelAsync).WithName("cancelPost").WithWriteRateLimit()
+            .WithSummary("Cancel a post")
+            .WithDescription("Cancels a post that has not started publishing (again: nothing changes).")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        group.MapPost("/{id:guid}/retry", RetryAsync).WithName("RetryPost").WithWriteRateLimit()
-            .WithSummary("Publishes again, now, a post that is unconfirmed (after checking X), missed or failed.")
+        group.MapPost("/{id:guid}/retry", RetryAsync).WithName("retryPost").WithWriteRateLimit()
+            .WithSummary("Retry a post")
+            .WithDescription("Publishes again, now, a post that is unconfirmed (check X first: it may be there), missed or failed.")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        group.MapPost("/{id:guid}/dismiss", DismissAsync).WithName("DismissPost").WithWriteRateLimit()
-            .WithSummary("Leaves an unconfirmed, missed or failed post as it is: it becomes cancelled and is never retried.")
+        group.MapPost("/{id:guid}/dismiss", DismissAsync).WithName("dismissPost").WithWriteRateLimit()
+            .WithSummary("Dismiss a post")
+            .WithDescription("Leaves an unconfirmed, missed or failed post as it is: it becomes cancelled and is never retried.")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return group;
     }
@@ -106,15 +127,20 @@ public static partial class PostsApi
     }
 
     [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-    public sealed record CreatePostRequest(Guid? XAccountId, string? Text, string? ScheduledAt);
+    public sealed record CreatePostRequest(Guid? XAccountId, string? Text, [property: DataType(DataType.DateTime)] string? ScheduledAt);
 
     [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-    public sealed record UpdatePostRequest(string? Text, string? ScheduledAt);
+    public sealed record UpdatePostRequest(string? Text = null, [property: DataType(DataType.DateTime)] string? ScheduledAt = null);
 
     public sealed record PostServices(XGrowthDbContext Db, TimeProvider Time, XPostLinks Links);
 
     public sealed record ListQuery(
-        DateTimeOffset? From, DateTimeOffset? To, string? Status, Guid? XAccountId, int? Limit, string? Cursor);
+        [FromQuery(Name = "from")] DateTimeOffset? From,
+        [FromQuery(Name = "to")] DateTimeOffset? To,
+        [FromQuery(Name = "status")] string? Status,
+        [FromQuery(Name = "xAccountId")] Guid? XAccountId,
+        [FromQuery(Name = "limit")] int? Limit,
+        [FromQuery(Name = "cursor")] string? Cursor);
 
     internal static async Task<Results<Created<PostResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         CreatePostRequest request, ClaimsPrincipal user, [AsParameters] PostServices services, CancellationToken cancellationToken)

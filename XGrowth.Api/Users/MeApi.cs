@@ -16,8 +16,8 @@ public static class MeApi
     {
         var group = endpoints.MapGroup("/api/me").WithTags("Users").RequireAuthorization()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
-        group.MapGet("/", GetAsync).WithName("GetCurrentUser")
-            .WithSummary("The signed-in user's profile; fields are null until Clerk's user.created webhook has arrived.");
+        group.MapGet("/", GetAsync).WithName("getCurrentUser").WithSummary("Get the signed-in user")
+            .WithDescription("The signed-in user's profile from Clerk; its fields are null until Clerk's user.created webhook has arrived.");
         return group;
     }
 

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using XGrowth.Api.OpenApi;
 
 namespace XGrowth.Api.Webhooks;
 
@@ -41,16 +43,67 @@ public static partial class ClerkWebhooksApi
     {
         var group = endpoints.MapGroup("/api/webhooks/clerk").WithTags("Webhooks").AllowAnonymous();
         group.MapPost("/", ReceiveAsync)
-            .WithName("ReceiveClerkWebhook")
-            .WithSummary("Receives a Svix-signed Clerk event (user.created, user.updated, user.deleted).")
+            .WithName("receiveClerkWebhook").WithSummary("Receive a Clerk event")
+            .WithDescription("Clerk calls this, not the frontend: user.created, user.updated and user.deleted, signed as Svix does " +
+                "(`svix-id`, `svix-timestamp`, `svix-signature` with the endpoint's `whsec_` secret; five minutes of clock skew). " +
+                "An unsigned call, like the example here, answers 400. Locally, the Clerk stand-in sends signed events: " +
+                "`POST http://localhost:8003/clerk/webhooks` with `{\"type\": \"user.created\", \"userId\": \"user_local_dev\"}`.")
             .Accepts<object>("application/json")
+            .WithSvixHeaders()
+            .WithRequestExample(ExampleEvent)
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .DisableAntiforgery();
         group.MapGet("/", () => TypedResults.Ok(new WebhookEndpointInfo(
                 "Clerk webhook endpoint. Send Svix-signed POST requests here.", ["user.created", "user.updated", "user.deleted"])))
-            .WithName("DescribeClerkWebhook")
-            .WithSummary("Tells that the endpoint is there (to check a tunnel), and nothing about its configuration.");
+            .WithName("describeClerkWebhook").WithSummary("Check the webhook endpoint")
+            .WithDescription("Tells that the endpoint is there (to check a tunnel), and nothing about its configuration.");
         return group;
     }
+
+    /// <summary>A user.created event as Clerk sends it (abridged), the body the reference shows.</summary>
+    private static readonly JsonObject ExampleEvent = new()
+    {
+        ["type"] = "user.created",
+        ["object"] = "event",
+        ["timestamp"] = 1_764_230_400_000,
+        ["instance_id"] = "ins_2abc",
+        ["data"] = new JsonObject
+        {
+            ["id"] = "user_2abc",
+            ["object"] = "user",
+            ["username"] = "ada",
+            ["first_name"] = "Ada",
+            ["last_name"] = "Lovelace",
+            ["image_url"] = "https://img.clerk.com/ada.png",
+            ["primary_email_address_id"] = "idn_2abc",
+            ["email_addresses"] = new JsonArray(new JsonObject { ["id"] = "idn_2abc", ["object"] = "email_address", ["email_address"] = "ada@example.com" }),
+            ["created_at"] = 1_764_230_400_000,
+            ["updated_at"] = 1_764_230_400_000,
+        },
+    };
+
+    /// <summary>The three Svix headers in the document, so that the reference asks for them.</summary>
+    private static RouteHandlerBuilder WithSvixHeaders(this RouteHandlerBuilder builder) =>
+        builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            operation.Parameters ??= [];
+            foreach (var (name, description) in new[]
+            {
+                ("svix-id", "The message id (the same on Clerk's retries): duplicates are answered without being applied twice."),
+                ("svix-timestamp", "Seconds since the epoch when the message was signed."),
+                ("svix-signature", "Space-separated `v1,<base64 HMAC-SHA256>` signatures of `{svix-id}.{svix-timestamp}.{body}`."),
+            })
+            {
+                operation.Parameters.Add(new Microsoft.OpenApi.OpenApiParameter
+                {
+                    Name = name, In = Microsoft.OpenApi.ParameterLocation.Header, Required = true, Description = description,
+                    Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String },
+                });
+            }
+
+            return Task.CompletedTask;
+        });
 
     public sealed record WebhookEndpointInfo(string Message, IReadOnlyList<string> Events);
 

@@ -25,10 +25,11 @@ public static partial class XAccountsApi
     {
         var group = endpoints.MapGroup("/api/x-accounts").WithTags("X accounts").RequireAuthorization()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
-        group.MapGet("/", ListAsync).WithName("ListXAccounts")
-            .WithSummary("The user's X accounts (connected, or needing reconnection); disconnected ones are not listed.");
-        group.MapDelete("/{id:guid}", DisconnectAsync).WithName("DisconnectXAccount").WithWriteRateLimit()
-            .WithSummary("Disconnects an X account and cancels its posts that have not started publishing.")
+        group.MapGet("/", ListAsync).WithName("listXAccounts").WithSummary("List X accounts")
+            .WithDescription("The user's X accounts, connected or needing reconnection (`needs_reconnect`); disconnected ones are not listed.");
+        group.MapDelete("/{id:guid}", DisconnectAsync).WithName("disconnectXAccount").WithWriteRateLimit()
+            .WithSummary("Disconnect an X account")
+            .WithDescription("Revokes XGrowth's access at X and cancels the account's posts that have not started publishing.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }

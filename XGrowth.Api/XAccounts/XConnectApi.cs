@@ -10,6 +10,8 @@ using NpgsqlTypes;
 using XGrowth.Api.Auth;
 using XGrowth.Api.Http;
 using XGrowth.X;
+using System.Text.Json.Nodes;
+using XGrowth.Api.OpenApi;
 
 namespace XGrowth.Api.XAccounts;
 
@@ -26,7 +28,7 @@ public static partial class XConnectApi
 
     /// <summary>What X put in the query string of the redirect to the frontend's callback page.</summary>
     [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-    public sealed record CallbackRequest(string? Code, string? State, string? Error);
+    public sealed record CallbackRequest(string? State, string? Code = null, string? Error = null);
 
     public sealed record CallbackServices(
         NpgsqlDataSource DataSource, XOAuthClient X, XTokenProtector Protector, IOptions<XOptions> Options, TimeProvider Time,
@@ -36,11 +38,16 @@ public static partial class XConnectApi
     {
         var group = endpoints.MapGroup("/api/x-accounts").WithTags("X accounts").RequireAuthorization().WithJsonBodyLimit()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
-        group.MapPost("/connect", ConnectAsync).WithName("ConnectXAccount").WithWriteRateLimit()
-            .WithSummary("Starts connecting an X account: answers the X authorize URL to send the browser to.")
+        group.MapPost("/connect", ConnectAsync).WithName("connectXAccount").WithWriteRateLimit()
+            .WithSummary("Start connecting an X account")
+            .WithDescription("Answers the X authorize URL to send the browser to. X then redirects to the frontend's callback " +
+                "page (`X:RedirectUri`), which finishes with `completeXAccountConnection`. At most 10 connections under way per user.")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        group.MapPost("/callback", CallbackAsync).WithName("CompleteXAccountConnection").WithWriteRateLimit()
-            .WithSummary("Finishes connecting: the frontend's callback page sends the code and state X gave it, as the signed-in user who started.")
+        group.MapPost("/callback", CallbackAsync).WithName("completeXAccountConnection").WithWriteRateLimit()
+            .WithSummary("Finish connecting an X account")
+            .WithDescription("The frontend's callback page sends what X put in its query string (`state` and `code`, or `state` and " +
+                "`error`), as the signed-in user who started. Refusals carry a `code`: invalid_state, access_denied, x_error, token_exchange_failed.")
+            .WithRequestExample(new JsonObject { ["state"] = "the state from the callback URL", ["code"] = "the code from the callback URL" })
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return group;

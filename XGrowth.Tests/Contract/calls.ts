@@ -1,0 +1,140 @@
+// Every call the README documents, written as a frontend would with a client generated from the API's OpenAPI document
+// (openapi-typescript + openapi-fetch). ApiContractTests generates ./schema.d.ts from the document the API serves and
+// type-checks this file with `tsc --strict`: a call that stops type-checking is a broken contract. The lines under
+// `@ts-expect-error` are misuses that must NOT type-check (tsc fails if they do), so a loose document fails too.
+import createClient from "openapi-fetch";
+import type { components, paths } from "./schema";
+
+type Post = components["schemas"]["PostResponse"];
+type PostStatus = Post["status"];
+type AccountStatus = components["schemas"]["XAccountResponse"]["status"];
+
+const api = createClient<paths>({ baseUrl: "http://localhost:8002" });
+const auth = { Authorization: "Bearer <Clerk session token>" };
+
+/** Exhaustive: adding or renaming a status in the API breaks this switch, as it would break a frontend's. */
+export function label(status: PostStatus): string {
+  switch (status) {
+    case "scheduled": return "Scheduled";
+    case "publishing": return "Publishing";
+    case "published": return "Published";
+    case "failed": return "Failed";
+    case "missed": return "Missed";
+    case "unconfirmed": return "Check X";
+    case "cancelled": return "Cancelled";
+    default: {
+      const unknown: never = status;
+      return unknown;
+    }
+  }
+}
+
+export function accountLabel(status: AccountStatus): string {
+  switch (status) {
+    case "connected": return "Connected";
+    case "needs_reconnect": return "Reconnect";
+    case "disconnected": return "Disconnected";
+    default: {
+      const unknown: never = status;
+      return unknown;
+    }
+  }
+}
+
+export async function everyDocumentedCall(accountId: string, postId: string): Promise<string[]> {
+  const seen: string[] = [];
+
+  const me = await api.GET("/api/me", { headers: auth });
+  const email: string | null | undefined = me.data?.email;
+  seen.push(me.data?.id ?? "", email ?? "");
+
+  const accounts = await api.GET("/api/x-accounts", { headers: auth });
+  for (const account of accounts.data?.items ?? []) {
+    seen.push(account.id, account.username, accountLabel(account.status), account.connectedAt);
+  }
+
+  const connect = await api.POST("/api/x-accounts/connect", { headers: auth });
+  const authorizeUrl: string | undefined = connect.data?.authorizeUrl;
+  seen.push(authorizeUrl ?? "");
+
+  // The callback page passes on what X put in its query string: state and code, or state and error.
+  const connected = await api.POST("/api/x-accounts/callback", { headers: auth, body: { state: "s", code: "c" } });
+  seen.push(connected.data?.username ?? "");
+  const refused = await api.POST("/api/x-accounts/callback", { headers: auth, body: { state: "s", error: "access_denied" } });
+  const refusal: string | undefined = refused.error?.code;
+  seen.push(refusal ?? "");
+
+  await api.DELETE("/api/x-accounts/{id}", { headers: auth, params: { path: { id: accountId } } });
+
+  const created = await api.POST("/api/posts", {
+    headers: auth,
+    body: { xAccountId: accountId, text: "Hello from XGrowth", scheduledAt: "2026-12-01T09:00:00+01:00" },
+  });
+  if (created.error) {
+    // Validation errors by field, refusals with a code.
+    const title: string | null | undefined = created.error.title;
+    const code: string | undefined = created.error.code;
+    seen.push(title ?? "", code ?? "");
+  } else {
+    const post: Post = created.data;
+    seen.push(post.id, label(post.status), post.xPostUrl ?? "", post.scheduledAt);
+  }
+
+  const page = await api.GET("/api/posts", {
+    headers: auth,
+    params: { query: { from: "2026-12-01T00:00:00Z", to: "2027-01-01T00:00:00+01:00", status: "scheduled", xAccountId: accountId, limit: 50 } },
+  });
+  const next: string | null | undefined = page.data?.nextCursor;
+  await api.GET("/api/posts", { headers: auth, params: { query: { cursor: next ?? undefined } } });
+  await api.GET("/api/posts", { headers: auth });
+
+  const one = await api.GET("/api/posts/{id}", { headers: auth, params: { path: { id: postId } } });
+  seen.push(one.data ? label(one.data.status) : "");
+
+  // A partial edit: text alone, the time alone, or both.
+  await api.PATCH("/api/posts/{id}", { headers: auth, params: { path: { id: postId } }, body: { text: "Edited" } });
+  await api.PATCH("/api/posts/{id}", { headers: auth, params: { path: { id: postId } }, body: { scheduledAt: "2026-12-02T10:00:00Z" } });
+  await api.PATCH("/api/posts/{id}", { headers: auth, params: { path: { id: postId } }, body: { text: "Both", scheduledAt: "2026-12-02T10:00:00Z" } });
+
+  await api.POST("/api/posts/{id}/retry", { headers: auth, params: { path: { id: postId } } });
+  await api.POST("/api/posts/{id}/dismiss", { headers: auth, params: { path: { id: postId } } });
+  await api.DELETE("/api/posts/{id}", { headers: auth, params: { path: { id: postId } } });
+
+  const calendar = await api.GET("/api/calendar", {
+    headers: auth,
+    params: { query: { from: "2026-12-01", to: "2026-12-31", tz: "Europe/Berlin" } },
+  });
+  if (calendar.data) {
+    const zone: string = calendar.data.timeZone;
+    seen.push(zone);
+    for (const day of calendar.data.days) {
+      seen.push(day.date, ...day.posts.map((p) => label(p.status)));
+    }
+  }
+  await api.GET("/api/calendar", { headers: auth, params: { query: { from: "2026-12-01", to: "2026-12-07" } } });
+
+  return seen;
+}
+
+/** Misuses: each must fail to type-check. */
+export async function misuses(accountId: string, postId: string): Promise<void> {
+  // @ts-expect-error the calendar's parameters are lowercase (from, to, tz)
+  await api.GET("/api/calendar", { params: { query: { From: "2026-12-01", To: "2026-12-31" } } });
+  // @ts-expect-error the calendar needs both from and to
+  await api.GET("/api/calendar", { params: { query: { from: "2026-12-01" } } });
+  // @ts-expect-error status is one of the post statuses
+  await api.GET("/api/posts", { params: { query: { status: "pending" } } });
+  // @ts-expect-error limit is a number
+  await api.GET("/api/posts", { params: { query: { limit: "50" } } });
+  // @ts-expect-error a post needs its text
+  await api.POST("/api/posts", { body: { xAccountId: accountId, scheduledAt: "2026-12-01T09:00:00Z" } });
+  // @ts-expect-error text is a string, never null
+  await api.PATCH("/api/posts/{id}", { params: { path: { id: postId } }, body: { text: null } });
+  // (An unknown body field is refused by the API with a 400 and marked `additionalProperties: false`, but TypeScript
+  // does not check excess properties through openapi-fetch's generic parameters, so no misuse line for it.)
+  // @ts-expect-error the callback needs the state
+  await api.POST("/api/x-accounts/callback", { body: { code: "c" } });
+  // @ts-expect-error there is no such status
+  const status: PostStatus = "draft_";
+  void status;
+}
