@@ -20,6 +20,8 @@ public static class ApiServices
         builder.AddXGrowthDatabase();
         builder.AddXAccountTokens();
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddOptions<Posts.PostLimitsOptions>().BindConfiguration(Posts.PostLimitsOptions.Section)
+            .ValidateDataAnnotations().ValidateOnStart();
 
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
@@ -39,7 +41,7 @@ public static class ApiServices
         var origins = builder.Configuration.GetSection(ClerkAuthOptions.Section).Get<ClerkAuthOptions>()?.AuthorizedPartyList() ?? [];
         builder.Services.AddCors(cors => cors.AddPolicy(FrontendCorsPolicy, policy => policy
             .WithOrigins([.. origins])
-            .WithMethods("GET", "POST", "PATCH", "DELETE")
+            .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")
             .WithHeaders("Authorization", "Content-Type")
             .AllowCredentials()));
 

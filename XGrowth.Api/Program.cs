@@ -2,6 +2,7 @@ using XGrowth.Api.OpenApi;
 using XGrowth.Api;
 using XGrowth.Api.Calendar;
 using XGrowth.Api.Posts;
+using XGrowth.Api.Queue;
 using XGrowth.Api.Users;
 using XGrowth.Api.Webhooks;
 using XGrowth.Api.XAccounts;
@@ -35,6 +36,7 @@ app.MapMeApi();
 app.MapXAccountsApi();
 app.MapXConnectApi();
 app.MapPostsApi();
+app.MapQueueApi();
 app.MapCalendarApi();
 
 if (!BuildTimeDocument.IsGenerating)

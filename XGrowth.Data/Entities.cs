@@ -29,6 +29,9 @@ public sealed class User
     /// </summary>
     public DateTimeOffset? DeletedAt { get; set; }
 
+    /// <summary>The user's IANA time zone (<c>PUT /api/me/settings</c>): the default posting schedule's zone.</summary>
+    public string TimeZone { get; set; } = "UTC";
+
     public List<XAccount> XAccounts { get; set; } = [];
 }
 
@@ -63,7 +66,37 @@ public sealed class XAccount
     /// <summary>X answered 429 for this account: no post of it is tried before this time.</summary>
     public DateTimeOffset? RateLimitedUntil { get; set; }
 
+    /// <summary>
+    /// Every slot of the account's schedule from now up to this instant is known to be taken: the search for a free
+    /// slot starts after it. Null when unknown (a post left its instant); the next placement then searches from now.
+    /// </summary>
+    public DateTimeOffset? QueueFilledThrough { get; set; }
+
+    public PostingSchedule? Schedule { get; set; }
+
     public List<ScheduledPost> Posts { get; set; } = [];
+}
+
+/// <summary>
+/// The weekly slots "add to queue" fills on one X account. An account without one uses the default (Mon–Fri 09:00,
+/// 12:00 and 17:00 in its user's time zone).
+/// </summary>
+public sealed class PostingSchedule
+{
+    public Guid XAccountId { get; set; }
+
+    public XAccount? XAccount { get; set; }
+
+    /// <summary>The IANA time zone the slots' wall-clock times are in.</summary>
+    public required string TimeZone { get; set; }
+
+    /// <summary>The slots as minutes from Monday 00:00 (0..10079), ascending and distinct.</summary>
+    public required int[] Slots { get; set; }
+
+    /// <summary>A queued post leaves within this many minutes either side of its slot (0..15).</summary>
+    public int JitterMinutes { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
 }
 
 public enum XAccountStatus
@@ -73,7 +106,7 @@ public enum XAccountStatus
     Disconnected,
 }
 
-/// <summary>A post to publish on an X account at a given time.</summary>
+/// <summary>A post to publish on an X account at a given time, or a draft (no time, never published).</summary>
 public sealed class ScheduledPost
 {
     public Guid Id { get; set; }
@@ -84,9 +117,16 @@ public sealed class ScheduledPost
 
     public required string Text { get; set; }
 
-    public DateTimeOffset ScheduledAt { get; set; }
+    /// <summary>When the post leaves (for a queued post: its slot plus its jitter offset); null only for drafts.</summary>
+    public DateTimeOffset? ScheduledAt { get; set; }
 
     public ScheduledPostStatus Status { get; set; } = ScheduledPostStatus.Scheduled;
+
+    /// <summary>Placed by "add to queue" into a slot of its account's schedule (and moved with the queue), not at a time of its own.</summary>
+    public bool Queued { get; set; }
+
+    /// <summary>The queue slot the post holds (set exactly when <see cref="Queued"/>); no two live posts of an account share one.</summary>
+    public DateTimeOffset? SlotAt { get; set; }
 
     /// <summary>The id X gave the published post.</summary>
     public string? XPostId { get; set; }
@@ -135,6 +175,7 @@ public sealed class ScheduledPost
 
 public enum ScheduledPostStatus
 {
+    Draft,
     Scheduled,
     Publishing,
     Published,

@@ -9,11 +9,16 @@ namespace XGrowth.Data;
 /// </summary>
 public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options) : DbContext(options), IDataProtectionKeyContext
 {
+    /// <summary>The posts whose queue slot and time count: queued, and neither a draft nor cancelled.</summary>
+    public const string LiveQueued = "queued AND status NOT IN ('draft', 'cancelled')";
+
     public DbSet<User> Users => Set<User>();
 
     public DbSet<XAccount> XAccounts => Set<XAccount>();
 
     public DbSet<ScheduledPost> ScheduledPosts => Set<ScheduledPost>();
+
+    public DbSet<PostingSchedule> PostingSchedules => Set<PostingSchedule>();
 
     public DbSet<ClerkWebhookDelivery> ClerkWebhookDeliveries => Set<ClerkWebhookDelivery>();
 
@@ -29,6 +34,7 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
             user.ToTable("users");
             user.Property(u => u.Id).HasMaxLength(255);
             user.HasIndex(u => u.Email);
+            user.Property(u => u.TimeZone).HasMaxLength(64).HasDefaultValue("UTC");
         });
 
         modelBuilder.Entity<XAccount>(account =>
@@ -48,6 +54,19 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
             post.Property(p => p.XPostId).HasMaxLength(64);
             post.Property(p => p.Status).HasConversion<SnakeCaseEnumConverter<ScheduledPostStatus>>().HasMaxLength(32);
             post.HasIndex(p => new { p.XAccountId, p.ScheduledAt });
+            // The queue's rules, kept by the database whatever the code does: no two live posts of an account hold the
+            // same slot or leave at the same instant from the queue; a draft has no time; a post is queued exactly when
+            // it holds a slot.
+            post.HasIndex(p => new { p.XAccountId, p.SlotAt }, "ux_scheduled_posts_queue_slot").HasDatabaseName("ux_scheduled_posts_queue_slot").IsUnique().HasFilter(LiveQueued);
+            post.HasIndex(p => new { p.XAccountId, p.ScheduledAt }, "ux_scheduled_posts_queue_time").HasDatabaseName("ux_scheduled_posts_queue_time").IsUnique().HasFilter(LiveQueued);
+            // The pending-post limits count these (PostLimits) on every creation.
+            post.HasIndex(p => p.XAccountId, "ix_scheduled_posts_pending").HasDatabaseName("ix_scheduled_posts_pending").HasFilter("status IN ('scheduled', 'publishing')");
+            post.ToTable(table =>
+            {
+                table.HasCheckConstraint("ck_scheduled_posts_time", "scheduled_at IS NOT NULL OR status IN ('draft', 'cancelled')");
+                table.HasCheckConstraint("ck_scheduled_posts_draft", "status <> 'draft' OR (scheduled_at IS NULL AND NOT queued)");
+                table.HasCheckConstraint("ck_scheduled_posts_queued_slot", "queued = (slot_at IS NOT NULL)");
+            });
             // The worker looks for due posts by time among those still scheduled.
             post.HasIndex(p => p.ScheduledAt).HasFilter("status = 'scheduled'");
             // Workers look for expired claims among the posts being published.
@@ -55,6 +74,15 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
             post.Property(p => p.ClaimedBy).HasMaxLength(200);
             post.Property(p => p.CreationTraceParent).HasMaxLength(128);
             post.HasOne(p => p.XAccount).WithMany(a => a.Posts).HasForeignKey(p => p.XAccountId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<PostingSchedule>(schedule =>
+        {
+            schedule.ToTable("posting_schedules", table =>
+                table.HasCheckConstraint("ck_posting_schedules_jitter", "jitter_minutes BETWEEN 0 AND 15"));
+            schedule.HasKey(s => s.XAccountId);
+            schedule.Property(s => s.TimeZone).HasMaxLength(64);
+            schedule.HasOne(s => s.XAccount).WithOne(a => a.Schedule).HasForeignKey<PostingSchedule>(s => s.XAccountId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<XOAuthState>(state =>

@@ -23,9 +23,18 @@ public static class CalendarApi
 
     public sealed record CalendarDay([property: DataType(DataType.Date)] string Date, IReadOnlyList<PostResponse> Posts);
 
-    public sealed record CalendarResponse(string TimeZone, IReadOnlyList<CalendarDay> Days);
+    /// <summary>The calendar; <c>drafts</c> (the user's drafts, which have no day) only with <c>includeDrafts=true</c>.</summary>
+    public sealed record CalendarResponse(
+        string TimeZone,
+        IReadOnlyList<CalendarDay> Days,
+        [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+        IReadOnlyList<PostResponse>? Drafts = null);
 
-    public sealed record CalendarQuery([FromQuery(Name = "from")] DateOnly? From, [FromQuery(Name = "to")] DateOnly? To, [FromQuery(Name = "tz")] string? Tz);
+    public sealed record CalendarQuery(
+        [FromQuery(Name = "from")] DateOnly? From,
+        [FromQuery(Name = "to")] DateOnly? To,
+        [FromQuery(Name = "tz")] string? Tz,
+        [FromQuery(Name = "includeDrafts")] bool? IncludeDrafts);
 
     public static RouteGroupBuilder MapCalendarApi(this IEndpointRouteBuilder endpoints)
     {
@@ -33,7 +42,8 @@ public static class CalendarApi
             .ProducesProblem(StatusCodes.Status401Unauthorized);
         group.MapGet("/", Get).WithName("getCalendar").WithSummary("Get the calendar")
             .WithDescription("Every day from `from` to `to` (inclusive, at most 93 days) in the IANA time zone `tz` (default UTC), " +
-                "each with the user's posts scheduled that local day, in time order. Cancelled posts are left out.")
+                "each with the user's posts scheduled that local day, in time order. Cancelled posts are left out; drafts have no day " +
+                "and come in `drafts` with `includeDrafts=true`.")
             .WithRequiredQuery("from", "to");
         return group;
     }
@@ -91,21 +101,30 @@ public static class CalendarApi
         var start = StartOfDay(from, zone!);
         var end = StartOfDay(to.AddDays(1), zone!);
         // The query runs as the answer is written: see CalendarJson.
-        return new CalendarJson(zone!, from, to, new PostsInRange(dataSource, links, principal.ClerkUserId(), start, end));
+        return new CalendarJson(zone!, from, to, new PostsInRange(dataSource, links, principal.ClerkUserId(), start, end, query.IncludeDrafts == true));
     }
 
     // Hand-written rather than EF Core: a month can hold hundreds of posts, and EF Core's materialization of them
     // costs more than the query itself (measured with bench/CalendarBench). Same columns as PostResponse.FromEntity.
     private const string PostsInRangeSql = """
-        SELECT p.id, p.x_account_id, p.text, p.scheduled_at, p.status, p.x_post_id, p.published_at, p.error
+        SELECT p.id, p.x_account_id, p.text, p.scheduled_at, p.status, p.x_post_id, p.published_at, p.error, p.queued
         FROM scheduled_posts AS p
         JOIN x_accounts AS a ON a.id = p.x_account_id
         WHERE a.user_id = $1 AND p.scheduled_at >= $2 AND p.scheduled_at < $3 AND p.status <> 'cancelled'
         ORDER BY p.scheduled_at, p.id
         """;
 
+    // A user's drafts are bounded (PostLimits), oldest first.
+    private const string DraftsSql = """
+        SELECT p.id, p.x_account_id, p.text, p.scheduled_at, p.status, p.x_post_id, p.published_at, p.error, p.queued
+        FROM scheduled_posts AS p
+        JOIN x_accounts AS a ON a.id = p.x_account_id
+        WHERE a.user_id = $1 AND p.status = 'draft'
+        ORDER BY p.created_at, p.id
+        """;
+
     /// <summary>The posts a calendar shows: read while the answer is written, never held all at once.</summary>
-    public sealed record PostsInRange(NpgsqlDataSource DataSource, XPostLinks Links, string UserId, DateTimeOffset Start, DateTimeOffset End);
+    public sealed record PostsInRange(NpgsqlDataSource DataSource, XPostLinks Links, string UserId, DateTimeOffset Start, DateTimeOffset End, bool IncludeDrafts);
 
     /// <summary>The instant a local day begins (a day can begin at 01:00 where a DST change skips midnight).</summary>
     private static DateTimeOffset StartOfDay(DateOnly day, TimeZoneInfo zone)
@@ -144,6 +163,8 @@ public static class CalendarApi
         private static readonly JsonEncodedText XPostUrlName = JsonEncodedText.Encode("xPostUrl");
         private static readonly JsonEncodedText PublishedAtName = JsonEncodedText.Encode("publishedAt");
         private static readonly JsonEncodedText ErrorName = JsonEncodedText.Encode("error");
+        private static readonly JsonEncodedText QueuedName = JsonEncodedText.Encode("queued");
+        private static readonly JsonEncodedText DraftsName = JsonEncodedText.Encode("drafts");
 
         private static readonly JsonEncodedText[] StatusValues = [.. Enum.GetValues<ScheduledPostStatus>()
             .Select(status => JsonEncodedText.Encode(JsonNamingPolicy.SnakeCaseLower.ConvertName(status.ToString())))];
@@ -190,6 +211,23 @@ public static class CalendarApi
             }
 
             writer.WriteEndArray();
+            // The day rows are all read: their connection goes back to the pool before the drafts are read.
+            await reader.DisposeAsync();
+            if (posts.IncludeDrafts)
+            {
+                await using var drafts = posts.DataSource.CreateCommand(DraftsSql);
+                drafts.Parameters.Add(new NpgsqlParameter { Value = posts.UserId });
+                await using var draftRows = await drafts.ExecuteReaderAsync(cancellationToken);
+                writer.WriteStartArray(DraftsName);
+                while (await draftRows.ReadAsync(cancellationToken))
+                {
+                    WritePost(writer, draftRows, posts.Links);
+                    await FlushWhenFullAsync(writer, cancellationToken);
+                }
+
+                writer.WriteEndArray();
+            }
+
             writer.WriteEndObject();
             await writer.FlushAsync(cancellationToken);
         }
@@ -218,7 +256,15 @@ public static class CalendarApi
             writer.WriteString(IdName, row.GetGuid(0));
             writer.WriteString(XAccountIdName, row.GetGuid(1));
             writer.WriteString(TextName, row.GetString(2));
-            writer.WriteString(ScheduledAtName, row.GetFieldValue<DateTimeOffset>(3));
+            if (row.IsDBNull(3))
+            {
+                writer.WriteNull(ScheduledAtName);
+            }
+            else
+            {
+                writer.WriteString(ScheduledAtName, row.GetFieldValue<DateTimeOffset>(3));
+            }
+
             writer.WriteString(StatusName, StatusValues[(int)status]);
             WriteStringOrNull(writer, XPostIdName, xPostId);
             WriteStringOrNull(writer, XPostUrlName, links.UrlOf(xPostId));
@@ -232,6 +278,7 @@ public static class CalendarApi
             }
 
             WriteStringOrNull(writer, ErrorName, row.IsDBNull(7) ? null : row.GetString(7));
+            writer.WriteBoolean(QueuedName, row.GetBoolean(8));
             writer.WriteEndObject();
         }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using XGrowth.Api.Calendar;
 using XGrowth.Api.Posts;
+using XGrowth.Api.Queue;
 using XGrowth.Api.Users;
 using XGrowth.Api.Webhooks;
 using XGrowth.Api.XAccounts;
@@ -19,6 +20,13 @@ namespace XGrowth.Api.Http;
 [JsonSerializable(typeof(PostResponse))]
 [JsonSerializable(typeof(PostsApi.CreatePostRequest))]
 [JsonSerializable(typeof(PostsApi.UpdatePostRequest))]
+[JsonSerializable(typeof(PostsApi.SchedulePostRequest))]
+[JsonSerializable(typeof(MeApi.SettingsRequest))]
+[JsonSerializable(typeof(MeApi.SettingsResponse))]
+[JsonSerializable(typeof(QueueApi.ScheduleRequest))]
+[JsonSerializable(typeof(QueueApi.ScheduleResponse))]
+[JsonSerializable(typeof(QueueApi.QueueOrderRequest))]
+[JsonSerializable(typeof(List<QueueApi.QueueSlot>))]
 [JsonSerializable(typeof(MeApi.UserResponse))]
 [JsonSerializable(typeof(XAccountsApi.XAccountList))]
 [JsonSerializable(typeof(ClerkWebhooksApi.WebhookReceipt))]

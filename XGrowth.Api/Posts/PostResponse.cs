@@ -4,21 +4,22 @@ using XGrowth.X;
 
 namespace XGrowth.Api.Posts;
 
-/// <summary>A scheduled post as the frontend sees it.</summary>
+/// <summary>A post as the frontend sees it. <c>scheduledAt</c> is null only for a draft; <c>queued</c> says it holds a queue slot.</summary>
 public sealed record PostResponse(
     Guid Id,
     Guid XAccountId,
     string Text,
-    DateTimeOffset ScheduledAt,
+    DateTimeOffset? ScheduledAt,
     ScheduledPostStatus Status,
     string? XPostId,
     string? XPostUrl,
     DateTimeOffset? PublishedAt,
-    string? Error)
+    string? Error,
+    bool Queued)
 {
     /// <summary>For EF Core projections: reads only the columns the response needs; <see cref="WithLink"/> adds the URL.</summary>
     public static readonly Expression<Func<ScheduledPost, PostResponse>> FromEntity = post => new PostResponse(
-        post.Id, post.XAccountId, post.Text, post.ScheduledAt, post.Status, post.XPostId, null, post.PublishedAt, post.Error);
+        post.Id, post.XAccountId, post.Text, post.ScheduledAt, post.Status, post.XPostId, null, post.PublishedAt, post.Error, post.Queued);
 
     private static readonly Func<ScheduledPost, PostResponse> FromEntityCompiled = FromEntity.Compile();
 

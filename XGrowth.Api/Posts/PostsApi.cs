@@ -12,6 +12,7 @@ using Microsoft.EntityFrameworkCore;
 using XGrowth.Api.Auth;
 using XGrowth.Api.Http;
 using XGrowth.Api.OpenApi;
+using XGrowth.Api.Queue;
 using XGrowth.Data;
 using XGrowth.X;
 
@@ -34,8 +35,9 @@ public static partial class PostsApi
         var group = endpoints.MapGroup("/api/posts").WithTags("Posts").RequireAuthorization().WithJsonBodyLimit()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
         group.MapPost("/", CreateAsync).WithName("createPost").WithWriteRateLimit()
-            .WithSummary("Schedule a post")
-            .WithDescription("Schedules a post on one of the user's X accounts. `scheduledAt` needs an offset and must be within a year.")
+            .WithSummary("Create a post")
+            .WithDescription("Creates a post on one of the user's X accounts: at `scheduledAt` (with an offset, within a year), into the " +
+                "account's queue with `queue: true` (the earliest free slot at least a minute ahead), or, with neither, a draft.")
             .WithRequestExample(new JsonObject
             {
                 ["xAccountId"] = "0193a3c5-7b2e-7d41-9a53-2f1e8b6c4d10",
@@ -51,13 +53,23 @@ public static partial class PostsApi
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPatch("/{id:guid}", UpdateAsync).WithName("updatePost").WithWriteRateLimit()
             .WithSummary("Edit a post")
-            .WithDescription("Changes the text, the time or both of a post that has not started publishing; a field left out is kept.")
+            .WithDescription("Changes the text, the time or both of a post that has not started publishing (of a draft, only the text); " +
+                "a field left out is kept. A new time takes a queued post out of the queue.")
             .WithRequestExample(new JsonObject { ["scheduledAt"] = "2027-03-01T12:30:00+01:00" })
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapDelete("/{id:guid}", CancelAsync).WithName("cancelPost").WithWriteRateLimit()
             .WithSummary("Cancel a post")
-            .WithDescription("Cancels a post that has not started publishing (again: nothing changes).")
+            .WithDescription("Cancels a draft or a post that has not started publishing (again: nothing changes).")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/{id:guid}/schedule", ScheduleDraftAsync).WithName("scheduleDraft").WithWriteRateLimit()
+            .WithSummary("Schedule a draft")
+            .WithDescription("Gives a draft its time: `scheduledAt`, or the earliest free slot of its account's queue with `queue: true`.")
+            .WithRequestExample(new JsonObject { ["queue"] = true })
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/{id:guid}/unschedule", UnscheduleAsync).WithName("unschedulePost").WithWriteRateLimit()
+            .WithSummary("Unschedule a post")
+            .WithDescription("Turns a scheduled post that has not started publishing back into a draft; a queued post leaves its slot.")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapPost("/{id:guid}/retry", RetryAsync).WithName("retryPost").WithWriteRateLimit()
             .WithSummary("Retry a post")
             .WithDescription("Publishes again, now, a post that is unconfirmed (check X first: it may be there), missed or failed.")
@@ -106,7 +118,10 @@ public static partial class PostsApi
         post.Status = retry ? ScheduledPostStatus.Scheduled : ScheduledPostStatus.Cancelled;
         if (retry)
         {
+            // Now, outside the queue: its slot is past.
             post.ScheduledAt = now;
+            post.Queued = false;
+            post.SlotAt = null;
             post.NotBefore = null;
             post.Attempts = 0;
             post.Error = null;
@@ -126,13 +141,14 @@ public static partial class PostsApi
         return TypedResults.Ok(PostResponse.From(post, services.Links));
     }
 
+    /// <summary>A new post: at <c>scheduledAt</c>, or into the account's queue with <c>queue: true</c>, or a draft with neither.</summary>
     [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-    public sealed record CreatePostRequest(Guid? XAccountId, string? Text, [property: DataType(DataType.DateTime)] string? ScheduledAt);
+    public sealed record CreatePostRequest(Guid? XAccountId, string? Text, [property: DataType(DataType.DateTime)] string? ScheduledAt = null, bool? Queue = null);
 
     [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
     public sealed record UpdatePostRequest(string? Text = null, [property: DataType(DataType.DateTime)] string? ScheduledAt = null);
 
-    public sealed record PostServices(XGrowthDbContext Db, TimeProvider Time, XPostLinks Links);
+    public sealed record PostServices(XGrowthDbContext Db, TimeProvider Time, XPostLinks Links, Microsoft.Extensions.Options.IOptions<PostLimitsOptions> Limits);
 
     public sealed record ListQuery(
         [FromQuery(Name = "from")] DateTimeOffset? From,
@@ -153,7 +169,7 @@ public static partial class PostsApi
         }
 
         var text = ValidateText(request.Text, required: true, errors);
-        var scheduledAt = ValidateScheduledAt(request.ScheduledAt, required: true, services.Time, errors);
+        var timing = ValidateTiming(request.ScheduledAt, request.Queue, draftAllowed: true, services.Time, errors);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
@@ -162,11 +178,9 @@ public static partial class PostsApi
         var db = services.Db;
         // One transaction that holds the user's row: a user's creations are serialized, so the limits on pending posts
         // hold however many calls arrive at once, on any number of API processes.
-        var strategy = db.Database.CreateExecutionStrategy();
-        var (created, problem) = await strategy.ExecuteAsync(async ct =>
+        var (created, problem) = await db.InTransactionAsync(async ct =>
         {
-            await using var transaction = await db.Database.BeginTransactionAsync(ct);
-            await db.Database.ExecuteSqlInterpolatedAsync($"SELECT 1 FROM users WHERE id = {userId} FOR UPDATE", ct);
+            await LockUserAsync(db, userId, ct);
             var account = await db.XAccounts.AsNoTracking()
                 .Where(a => a.Id == request.XAccountId && a.UserId == userId)
                 .Select(a => new { a.Id, a.Status })
@@ -176,34 +190,24 @@ public static partial class PostsApi
                 return ((ScheduledPost?)null, (IResult?)ApiProblems.NotFound("X account not found."));
             }
 
-            if (account.Status != XAccountStatus.Connected)
-            {
-                return (null, TypedResults.ValidationProblem(new Dictionary<string, string[]>
-                {
-                    ["xAccountId"] = ["This X account must be reconnected before posts can be scheduled on it."],
-                }));
-            }
-
-            if (await PostLimits.ExceededAsync(db, userId, account.Id, ct) is { } limit)
-            {
-                return (null, limit);
-            }
-
             var now = services.Time.GetUtcNow();
             var post = new ScheduledPost
             {
                 Id = Guid.CreateVersion7(now),
                 XAccountId = account.Id,
                 Text = text!,
-                ScheduledAt = scheduledAt!.Value,
-                Status = ScheduledPostStatus.Scheduled,
+                Status = ScheduledPostStatus.Draft,
                 CreatedAt = now,
                 UpdatedAt = now,
                 CreationTraceParent = System.Diagnostics.Activity.Current?.Id,
             };
+            if (await ScheduleAsync(db, services, userId, post, account.Status, timing!, now, ct) is { } refused)
+            {
+                return (null, refused);
+            }
+
             db.ScheduledPosts.Add(post);
             await db.SaveChangesAsync(ct);
-            await transaction.CommitAsync(ct);
             return (post, null);
         }, cancellationToken);
 
@@ -231,7 +235,7 @@ public static partial class PostsApi
             errors["limit"] = [$"limit must be between 1 and {MaxPageSize}."];
         }
 
-        (DateTimeOffset At, Guid Id)? after = null;
+        (DateTimeOffset? At, Guid Id)? after = null;
         if (query.Cursor is not null)
         {
             after = DecodeCursor(query.Cursor);
@@ -287,9 +291,14 @@ public static partial class PostsApi
             posts = posts.Where(p => p.XAccountId == accountId);
         }
 
-        if (after is { } cursor)
+        // Drafts (no time) come last, by id.
+        if (after is { At: { } afterAt } timed)
         {
-            posts = posts.Where(p => p.ScheduledAt > cursor.At || (p.ScheduledAt == cursor.At && p.Id.CompareTo(cursor.Id) > 0));
+            posts = posts.Where(p => p.ScheduledAt > afterAt || (p.ScheduledAt == afterAt && p.Id.CompareTo(timed.Id) > 0) || p.ScheduledAt == null);
+        }
+        else if (after is { } draft)
+        {
+            posts = posts.Where(p => p.ScheduledAt == null && p.Id.CompareTo(draft.Id) > 0);
         }
 
         var items = (await posts.OrderBy(p => p.ScheduledAt).ThenBy(p => p.Id).Take(limit + 1)
@@ -331,33 +340,51 @@ public static partial class PostsApi
         }
 
         var userId = user.ClerkUserId();
-        var post = await services.Db.ScheduledPosts.SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, cancellationToken);
-        if (post is null)
-        {
-            return ApiProblems.NotFound("Post not found.");
-        }
-
-        if (post.Status != ScheduledPostStatus.Scheduled)
-        {
-            return NotEditable(post.Status);
-        }
-
-        post.Text = text ?? post.Text;
-        post.ScheduledAt = scheduledAt ?? post.ScheduledAt;
-        post.UpdatedAt = services.Time.GetUtcNow();
+        var db = services.Db;
         try
         {
-            // The row version (xmin) makes this fail if the worker took the post since it was read: the user then
-            // learns that the edit did not make it, instead of X getting text the user replaced.
-            await services.Db.SaveChangesAsync(cancellationToken);
+            var (post, problem) = await db.InTransactionAsync(async ct =>
+            {
+                var post = await db.ScheduledPosts.SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, ct);
+                if (post is null)
+                {
+                    return ((ScheduledPost?)null, (ProblemHttpResult?)ApiProblems.NotFound("Post not found."));
+                }
+
+                if (post.Status == ScheduledPostStatus.Draft && scheduledAt is not null)
+                {
+                    return (null, ApiProblems.Conflict("Post is a draft",
+                        "A draft has no time to change: schedule it with POST /api/posts/{id}/schedule."));
+                }
+
+                if (post.Status is not (ScheduledPostStatus.Scheduled or ScheduledPostStatus.Draft))
+                {
+                    return (null, NotEditable(post.Status));
+                }
+
+                post.Text = text ?? post.Text;
+                if (scheduledAt is not null)
+                {
+                    // A time of its own: out of the queue. Its old instant (and slot) may be the queue's earliest free one now.
+                    await AccountQueue.ForgetFilledThroughAsync(db, post.XAccountId, ct);
+                    post.ScheduledAt = scheduledAt;
+                    post.Queued = false;
+                    post.SlotAt = null;
+                }
+
+                post.UpdatedAt = services.Time.GetUtcNow();
+                // The row version (xmin) makes this fail if the worker took the post since it was read: the user then
+                // learns that the edit did not make it, instead of X getting text the user replaced.
+                await db.SaveChangesAsync(ct);
+                return (post, null);
+            }, cancellationToken);
+            return post is not null ? TypedResults.Ok(PostResponse.From(post, services.Links)) : problem!;
         }
         catch (DbUpdateConcurrencyException)
         {
             return ApiProblems.Conflict("Post changed meanwhile",
                 "The post changed while it was being edited (it may have started publishing). Reload it and try again.");
         }
-
-        return TypedResults.Ok(PostResponse.From(post, services.Links));
     }
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> CancelAsync(
@@ -375,16 +402,27 @@ public static partial class PostsApi
             return TypedResults.NoContent();
         }
 
-        if (post.Status != ScheduledPostStatus.Scheduled)
+        if (post.Status is not (ScheduledPostStatus.Scheduled or ScheduledPostStatus.Draft))
         {
             return NotEditable(post.Status);
         }
 
-        post.Status = ScheduledPostStatus.Cancelled;
-        post.UpdatedAt = services.Time.GetUtcNow();
+        var db = services.Db;
         try
         {
-            await services.Db.SaveChangesAsync(cancellationToken);
+            await db.InTransactionAsync(async ct =>
+            {
+                if (post.Status == ScheduledPostStatus.Scheduled)
+                {
+                    // The post leaves its instant (and its slot): an earlier slot of the queue may be free now.
+                    await AccountQueue.ForgetFilledThroughAsync(db, post.XAccountId, ct);
+                }
+
+                post.Status = ScheduledPostStatus.Cancelled;
+                post.UpdatedAt = services.Time.GetUtcNow();
+                await db.SaveChangesAsync(ct);
+                return (post, (ProblemHttpResult?)null);
+            }, cancellationToken);
         }
         catch (DbUpdateConcurrencyException)
         {
@@ -397,7 +435,7 @@ public static partial class PostsApi
 
     private static ProblemHttpResult NotEditable(ScheduledPostStatus status) =>
         ApiProblems.Conflict("Post can no longer be changed",
-            $"The post is {SnakeCaseEnumConverter<ScheduledPostStatus>.NameOf(status)}; only scheduled posts can be edited or cancelled.");
+            $"The post is {SnakeCaseEnumConverter<ScheduledPostStatus>.NameOf(status)}; only drafts and scheduled posts can be changed or cancelled.");
 
     private static string? ValidateText(string? text, bool required, Dictionary<string, string[]> errors)
     {
@@ -477,18 +515,27 @@ public static partial class PostsApi
     [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$", RegexOptions.CultureInvariant)]
     private static partial Regex OffsetDateTime();
 
-    private static string EncodeCursor(DateTimeOffset at, Guid id) =>
-        Base64Url.EncodeToString(Encoding.UTF8.GetBytes($"{at.UtcTicks.ToString(CultureInfo.InvariantCulture)}:{id:N}"));
+    /// <summary>The last item's time (<c>d</c> for a draft, which has none) and id.</summary>
+    private static string EncodeCursor(DateTimeOffset? at, Guid id) =>
+        Base64Url.EncodeToString(Encoding.UTF8.GetBytes($"{at?.UtcTicks.ToString(CultureInfo.InvariantCulture) ?? "d"}:{id:N}"));
 
-    private static (DateTimeOffset, Guid)? DecodeCursor(string cursor)
+    private static (DateTimeOffset?, Guid)? DecodeCursor(string cursor)
     {
         try
         {
             var parts = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(cursor)).Split(':');
-            return parts.Length == 2
-                && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+            if (parts.Length != 2 || !Guid.TryParseExact(parts[1], "N", out var id))
+            {
+                return null;
+            }
+
+            if (parts[0] == "d")
+            {
+                return (null, id);
+            }
+
+            return long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
                 && ticks <= DateTimeOffset.MaxValue.UtcTicks
-                && Guid.TryParseExact(parts[1], "N", out var id)
                 ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
                 : null;
         }
