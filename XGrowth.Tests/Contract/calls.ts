@@ -15,6 +15,7 @@ const auth = { Authorization: "Bearer <Clerk session token>" };
 /** Exhaustive: adding or renaming a status in the API breaks this switch, as it would break a frontend's. */
 export function label(status: PostStatus): string {
   switch (status) {
+    case "draft": return "Draft";
     case "scheduled": return "Scheduled";
     case "publishing": return "Publishing";
     case "published": return "Published";
@@ -77,8 +78,44 @@ export async function everyDocumentedCall(accountId: string, postId: string): Pr
     seen.push(title ?? "", code ?? "");
   } else {
     const post: Post = created.data;
-    seen.push(post.id, label(post.status), post.xPostUrl ?? "", post.scheduledAt);
+    // A draft has no time; a queued post says so.
+    const queued: boolean = post.queued;
+    seen.push(post.id, label(post.status), post.xPostUrl ?? "", post.scheduledAt ?? "no time yet", queued ? "queued" : "");
   }
+
+  // Into the account's queue, or a draft (neither time nor queue).
+  await api.POST("/api/posts", { headers: auth, body: { xAccountId: accountId, text: "Next free slot", queue: true } });
+  await api.POST("/api/posts", { headers: auth, body: { xAccountId: accountId, text: "Later, maybe" } });
+  await api.POST("/api/posts/{id}/schedule", { headers: auth, params: { path: { id: postId } }, body: { queue: true } });
+  await api.POST("/api/posts/{id}/schedule", { headers: auth, params: { path: { id: postId } }, body: { scheduledAt: "2026-12-03T09:00:00+01:00" } });
+  await api.POST("/api/posts/{id}/unschedule", { headers: auth, params: { path: { id: postId } } });
+  await api.GET("/api/posts", { headers: auth, params: { query: { status: "draft" } } });
+
+  const settings = await api.GET("/api/me/settings", { headers: auth });
+  seen.push(settings.data?.timeZone ?? "");
+  await api.PUT("/api/me/settings", { headers: auth, body: { timeZone: "Europe/Berlin" } });
+
+  const schedule = await api.GET("/api/x-accounts/{id}/schedule", { headers: auth, params: { path: { id: accountId } } });
+  for (const slot of schedule.data?.slots ?? []) {
+    seen.push(slot.day ?? "", slot.time ?? "");
+  }
+  await api.PUT("/api/x-accounts/{id}/schedule", {
+    headers: auth,
+    params: { path: { id: accountId } },
+    body: { timeZone: "Europe/Berlin", slots: [{ day: "monday", time: "09:30" }, { day: "thursday", time: "17:00" }], jitterMinutes: 5 },
+  });
+  await api.PUT("/api/x-accounts/{id}/schedule", {
+    headers: auth,
+    params: { path: { id: accountId } },
+    body: { timeZone: "UTC", slots: [{ day: "friday", time: "12:00" }] },
+  });
+
+  const queue = await api.GET("/api/x-accounts/{id}/queue", { headers: auth, params: { path: { id: accountId }, query: { count: 20 } } });
+  for (const slot of queue.data ?? []) {
+    seen.push(slot.at, slot.post ? label(slot.post.status) : "free");
+  }
+  await api.GET("/api/x-accounts/{id}/queue", { headers: auth, params: { path: { id: accountId } } });
+  await api.PUT("/api/x-accounts/{id}/queue/order", { headers: auth, params: { path: { id: accountId } }, body: { postIds: [postId] } });
 
   const page = await api.GET("/api/posts", {
     headers: auth,
@@ -110,7 +147,9 @@ export async function everyDocumentedCall(accountId: string, postId: string): Pr
     for (const day of calendar.data.days) {
       seen.push(day.date, ...day.posts.map((p) => label(p.status)));
     }
+    seen.push(...(calendar.data.drafts ?? []).map((p) => p.text));
   }
+  await api.GET("/api/calendar", { headers: auth, params: { query: { from: "2026-12-01", to: "2026-12-07", includeDrafts: true } } });
   await api.GET("/api/calendar", { headers: auth, params: { query: { from: "2026-12-01", to: "2026-12-07" } } });
 
   return seen;
@@ -132,6 +171,12 @@ export async function misuses(accountId: string, postId: string): Promise<void> 
   await api.PATCH("/api/posts/{id}", { params: { path: { id: postId } }, body: { text: null } });
   // (An unknown body field is refused by the API with a 400 and marked `additionalProperties: false`, but TypeScript
   // does not check excess properties through openapi-fetch's generic parameters, so no misuse line for it.)
+  // @ts-expect-error a schedule needs its slots
+  await api.PUT("/api/x-accounts/{id}/schedule", { params: { path: { id: accountId } }, body: { timeZone: "UTC" } });
+  // @ts-expect-error count is a number
+  await api.GET("/api/x-accounts/{id}/queue", { params: { path: { id: accountId }, query: { count: "20" } } });
+  // @ts-expect-error the order is a list of post ids
+  await api.PUT("/api/x-accounts/{id}/queue/order", { params: { path: { id: accountId } }, body: { postIds: postId } });
   // @ts-expect-error the callback needs the state
   await api.POST("/api/x-accounts/callback", { body: { code: "c" } });
   // @ts-expect-error there is no such status
