@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql;
 using XGrowth.Data;
 
 namespace XGrowth.Api;
@@ -9,18 +10,44 @@ namespace XGrowth.Api;
 public static class DatabaseMigrations
 {
     /// <summary>
-    /// Applies pending EF Core migrations before the API takes requests. Several replicas starting at once are safe:
-    /// EF Core holds a database lock while it migrates, and a replica that gets it second finds nothing to do.
+    /// The PostgreSQL advisory lock that replicas take turns on while they migrate (an arbitrary number that no other
+    /// code of this database uses).
     /// </summary>
-    public static async Task MigrateDatabaseAsync(this WebApplication app)
+    public const long MigrationLock = 0x5847_726F_7774_6831; // "XGrowth1"
+
+    /// <summary>Applies pending EF Core migrations before the API takes requests.</summary>
+    public static Task MigrateDatabaseAsync(this WebApplication app) => MigrateAsync(app.Services, app.Lifetime.ApplicationStopping);
+
+    /// <summary>
+    /// Applies pending migrations, one replica at a time: several API replicas starting at once against the same
+    /// database wait for one another on <see cref="MigrationLock"/>, and each after the first finds nothing to do.
+    /// (EF Core's own lock covers only the migrations, not the creation of its history table, which two replicas
+    /// racing on a fresh database can both attempt.) The lock belongs to this process's connection: a replica that dies
+    /// while migrating lets it go with its connection.
+    /// </summary>
+    public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
-        await using var scope = app.Services.CreateAsyncScope();
+        await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<XGrowthDbContext>();
-        // EF Core first asks whether its history table exists by reading it, and logs the failed read of a fresh
-        // database as an error (a red badge on the dashboard's first run); made here first, that read succeeds.
-        // (EF Core's own script: its names follow the naming convention, snake_case here.)
-        var history = db.GetService<IHistoryRepository>();
-        await db.Database.ExecuteSqlRawAsync(history.GetCreateIfNotExistsScript(), app.Lifetime.ApplicationStopping);
-        await db.Database.MigrateAsync(app.Lifetime.ApplicationStopping);
+        await using var lockConnection = await scope.ServiceProvider.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(cancellationToken);
+        await using (var take = new NpgsqlCommand("SELECT pg_advisory_lock($1)", lockConnection) { Parameters = { new() { Value = MigrationLock } } })
+        {
+            await take.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        try
+        {
+            // EF Core first asks whether its history table exists by reading it, and logs the failed read of a fresh
+            // database as an error (a red badge on the dashboard's first run); made here first, that read succeeds.
+            // (EF Core's own script: its names follow the naming convention, snake_case here.)
+            var history = db.GetService<IHistoryRepository>();
+            await db.Database.ExecuteSqlRawAsync(history.GetCreateIfNotExistsScript(), cancellationToken);
+            await db.Database.MigrateAsync(cancellationToken);
+        }
+        finally
+        {
+            await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock($1)", lockConnection) { Parameters = { new() { Value = MigrationLock } } };
+            await release.ExecuteNonQueryAsync(CancellationToken.None);
+        }
     }
 }
