@@ -7,18 +7,21 @@ var builder = DistributedApplication.CreateBuilder(args);
 
 var (database, databaseServer) = builder.AddXGrowthDatabase();
 
+// Replicas: the API's take requests behind one address and migrate the schema under a lock; the worker's share the
+// due posts safely (SKIP LOCKED claims).
 var api = builder.AddProject<Projects.XGrowth_Api>("api")
+    .WithReplicas(builder, "Api:Replicas")
     .WithReference(database).WaitFor(databaseServer)
-    .WithOutsideSettings(builder, "Clerk", "X")
+    .WithSettings(builder, ServiceSettings.Api)
+    .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");
 
-// The worker needs the schema, which the API's migrations create: waiting for the API gives it that. Replicas share
-// the due posts safely (SKIP LOCKED claims).
+// The worker needs the schema, which the API's migrations create: waiting for the API gives it that.
 var worker = builder.AddProject<Projects.XGrowth_Worker>("worker")
-    .WithReplicas(builder.Configuration.GetValue("Worker:Replicas", 1))
+    .WithReplicas(builder, "Worker:Replicas")
     .WithReference(database).WaitFor(databaseServer)
     .WaitFor(api)
-    .WithOutsideSettings(builder, "X", "Publishing")
+    .WithSettings(builder, ServiceSettings.Worker)
     .WithHttpHealthCheck("/health");
 
 if (builder.ExecutionContext.IsRunMode)

@@ -11,6 +11,9 @@ public static class DatabaseRegistration
     /// <summary>The connection string name the AppHost gives every service.</summary>
     public const string ConnectionName = "xgrowth";
 
+    /// <summary>The setting that caps this process's connection pool.</summary>
+    public const string MaxPoolSizeKey = "ConnectionPool:MaxSize";
+
     /// <summary>
     /// Registers one <see cref="NpgsqlDataSource"/> (one connection pool, traced) for the connection string
     /// <c>xgrowth</c>, and the pooled <see cref="XGrowthDbContext"/> on top of it, with Aspire's health check,
@@ -34,6 +37,18 @@ public static class DatabaseRegistration
             if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase))
             {
                 dataSource.ConnectionStringBuilder.MaxAutoPrepare = 64;
+            }
+
+            // ConnectionPool:MaxSize: the most connections this process opens (Npgsql's default is 100). Replicas times
+            // this must stay below the server's max_connections (docs/deploy.md); the connection string's own
+            // "Maximum Pool Size" wins when it has one.
+            if (builder.Configuration.GetValue<int?>(MaxPoolSizeKey) is { } maxPoolSize
+                && !connectionString.Contains("Maximum Pool Size", StringComparison.OrdinalIgnoreCase)
+                && !connectionString.Contains("MaxPoolSize", StringComparison.OrdinalIgnoreCase))
+            {
+                dataSource.ConnectionStringBuilder.MaxPoolSize = maxPoolSize is >= 1 and <= 1000
+                    ? maxPoolSize
+                    : throw new InvalidOperationException($"{MaxPoolSizeKey} is {maxPoolSize}; it must be between 1 and 1000.");
             }
 
             dataSource.ConfigureTracing(tracing =>

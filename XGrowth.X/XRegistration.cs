@@ -10,12 +10,14 @@ public static class XRegistration
 {
     /// <summary>
     /// Registers what both services need to act for X accounts: the <c>X</c> options, Data Protection with its key
-    /// ring in PostgreSQL (one ring for every replica), the OAuth client and the access token service.
+    /// ring in PostgreSQL (one ring for every replica, encrypted with <c>DataProtection:Certificate</c>), the OAuth
+    /// client and the access token service.
     /// </summary>
     public static TBuilder AddXAccountTokens<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.Services.AddOptions<XOptions>().BindConfiguration(XOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddDataProtection().SetApplicationName("XGrowth").PersistKeysToDbContext<XGrowthDbContext>();
+        builder.Services.AddDataProtection().SetApplicationName("XGrowth").PersistKeysToDbContext<XGrowthDbContext>()
+            .ProtectKeysWithConfiguredCertificate(builder.Configuration, builder.Environment);
         builder.Services.AddSingleton<XTokenProtector>();
         builder.Services.AddSingleton<XPostLinks>();
         // A token request must not be retried blindly: a refresh token is single-use, so a retry after a lost answer

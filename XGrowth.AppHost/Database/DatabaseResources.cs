@@ -30,13 +30,14 @@ public static class DatabaseResources
 
     /// <summary>
     /// Adds the database in the mode <c>Database:Mode</c> names, or the first that works here: a container when a
-    /// container engine answers, else the local binaries. Returns the connection string resource named
-    /// <c>xgrowth</c> and the resource to wait for before using it.
+    /// container engine answers, else the local binaries. Published (a deployment), it is the container or the external
+    /// connection string, never this machine's binaries. Returns the connection string resource named <c>xgrowth</c>
+    /// and the resource to wait for before using it.
     /// </summary>
     public static (IResourceBuilder<IResourceWithConnectionString> Database, IResourceBuilder<IResource> Server) AddXGrowthDatabase(
         this IDistributedApplicationBuilder builder)
     {
-        var mode = ChooseMode(builder.Configuration);
+        var mode = builder.ExecutionContext.IsPublishMode ? ChoosePublishedMode(builder.Configuration) : ChooseMode(builder.Configuration);
         switch (mode)
         {
             case DatabaseMode.Container:
@@ -50,15 +51,39 @@ public static class DatabaseResources
         }
     }
 
-    private static DatabaseMode ChooseMode(IConfiguration configuration)
+    private static DatabaseMode? ConfiguredMode(IConfiguration configuration)
     {
         var configured = configuration["Database:Mode"];
-        if (!string.IsNullOrWhiteSpace(configured))
+        if (string.IsNullOrWhiteSpace(configured))
         {
-            return Enum.TryParse<DatabaseMode>(configured, ignoreCase: true, out var mode) && Enum.IsDefined(mode)
-                ? mode
-                : throw new DistributedApplicationException(
-                    $"Database:Mode is '{configured}'; it must be 'container', 'local' or 'external'.");
+            return null;
+        }
+
+        return Enum.TryParse<DatabaseMode>(configured, ignoreCase: true, out var mode) && Enum.IsDefined(mode)
+            ? mode
+            : throw new DistributedApplicationException(
+                $"Database:Mode is '{configured}'; it must be 'container', 'local' or 'external'.");
+    }
+
+    /// <summary>
+    /// A deployment's database: the <c>postgres</c> container (the default) or, with <c>Database:Mode=external</c>, a
+    /// connection string the deployment is asked for (a managed PostgreSQL). The local binaries and their paths belong
+    /// to one machine and cannot be published.
+    /// </summary>
+    private static DatabaseMode ChoosePublishedMode(IConfiguration configuration) => ConfiguredMode(configuration) switch
+    {
+        DatabaseMode.Local => throw new DistributedApplicationException(
+            "Database:Mode 'local' runs this machine's PostgreSQL binaries and cannot be published: publish with " +
+            "Database:Mode=container (a postgres container with a data volume) or Database:Mode=external (a connection string)."),
+        { } mode => mode,
+        null => DatabaseMode.Container,
+    };
+
+    private static DatabaseMode ChooseMode(IConfiguration configuration)
+    {
+        if (ConfiguredMode(configuration) is { } mode)
+        {
+            return mode;
         }
 
         if (ContainerRuntimeAnswers())

@@ -21,12 +21,12 @@ public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null, in
         builder.UseSetting("X:ClientSecret", ApiFactory.XClientSecret);
         builder.UseSetting("X:RedirectUri", ApiFactory.XRedirectUri);
         builder.UseSetting("X:ApiBaseUrl", xApiBaseUrl ?? api.X.BaseUrl);
-        builder.UseSetting("Publishing:PollInterval", "00:00:00.200");
-        builder.UseSetting("Publishing:FirstRetryDelay", "00:00:30");
-        builder.UseSetting("Publishing:RequestTimeout", "00:00:01");
+        builder.UseSetting("PostPublishing:PollInterval", "00:00:00.200");
+        builder.UseSetting("PostPublishing:FirstRetryDelay", "00:00:30");
+        builder.UseSetting("PostPublishing:RequestTimeout", "00:00:01");
         if (leaseSeconds is { } lease)
         {
-            builder.UseSetting("Publishing:Lease", TimeSpan.FromSeconds(lease).ToString("c", System.Globalization.CultureInfo.InvariantCulture));
+            builder.UseSetting("PostPublishing:Lease", TimeSpan.FromSeconds(lease).ToString("c", System.Globalization.CultureInfo.InvariantCulture));
         }
 
         configure?.Invoke(builder);

@@ -88,8 +88,8 @@ public class LeaseTests(ApiFactory api) : IClassFixture<ApiFactory>
 
         await using var worker = new WorkerFactory(api, leaseSeconds: 5, configure: builder =>
         {
-            builder.UseSetting("Publishing:MaxConcurrency", "2");
-            builder.UseSetting("Publishing:RequestTimeout", "00:00:15");
+            builder.UseSetting("PostPublishing:MaxConcurrency", "2");
+            builder.UseSetting("PostPublishing:RequestTimeout", "00:00:15");
         }).Start();
 
         // Watch every claim while the work goes on: held means publishing, and a held claim's lease never runs out.
@@ -199,8 +199,8 @@ public class LeaseTests(ApiFactory api) : IClassFixture<ApiFactory>
         var post = await TestPosts.ScheduleAsync(client, accountId, text, TimeSpan.FromSeconds(8));
         var worker = new WorkerFactory(api, configure: builder =>
         {
-            builder.UseSetting("Publishing:Lookahead", "00:00:15");
-            builder.UseSetting("Publishing:RequestTimeout", "00:00:10");
+            builder.UseSetting("PostPublishing:Lookahead", "00:00:15");
+            builder.UseSetting("PostPublishing:RequestTimeout", "00:00:10");
         }).Start();
         try
         {

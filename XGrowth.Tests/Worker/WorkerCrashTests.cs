@@ -19,13 +19,14 @@ public class WorkerCrashTests(ApiFactory api) : IClassFixture<ApiFactory>
             RedirectStandardError = true,
         };
         startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        startInfo.Environment["DataProtection__Certificate"] = KeyRingCertificate.Shared;
         startInfo.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
         startInfo.Environment["ConnectionStrings__xgrowth"] = api.ConnectionString;
         startInfo.Environment["X__ApiBaseUrl"] = api.X.BaseUrl;
         startInfo.Environment["X__ClientId"] = ApiFactory.XClientId;
         startInfo.Environment["X__ClientSecret"] = ApiFactory.XClientSecret;
-        startInfo.Environment["Publishing__PollInterval"] = "00:00:00.200";
-        startInfo.Environment["Publishing__Lease"] = "00:00:05";
+        startInfo.Environment["PostPublishing__PollInterval"] = "00:00:00.200";
+        startInfo.Environment["PostPublishing__Lease"] = "00:00:05";
         startInfo.Environment["Logging__LogLevel__Default"] = "Warning";
         var process = Process.Start(startInfo)!;
         process.OutputDataReceived += (_, _) => { };

@@ -2,10 +2,10 @@ using System.ComponentModel.DataAnnotations;
 
 namespace XGrowth.Worker.Publishing;
 
-/// <summary>The <c>Publishing</c> settings of the worker.</summary>
+/// <summary>The <c>PostPublishing</c> settings of the worker (not <c>Publishing</c>, whose <c>Publisher</c> key is Aspire's own).</summary>
 public sealed class PublishingOptions
 {
-    public const string Section = "Publishing";
+    public const string Section = "PostPublishing";
 
     /// <summary>How often the worker looks for due posts when nothing wakes it (a new post due soon does).</summary>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]

@@ -8,7 +8,9 @@ public static class PublishingRegistration
     {
         builder.Services.AddOptions<PublishingOptions>().BindConfiguration(PublishingOptions.Section).ValidateDataAnnotations()
             .Validate(settings => settings.Lookahead < settings.Lease,
-                "Publishing:Lookahead must be shorter than Publishing:Lease: a post claimed ahead must be able to start within its lease.")
+                "PostPublishing:Lookahead must be shorter than PostPublishing:Lease: a post claimed ahead must be able to start within its lease.")
+            .Validate<Microsoft.Extensions.Options.IOptions<HostOptions>>((settings, host) => settings.ShutdownGrace < host.Value.ShutdownTimeout,
+                "PostPublishing:ShutdownGrace must be shorter than HostOptions:ShutdownTimeout: on stop the worker lets requests in flight finish, then gives back the claims it has not sent, all before the host gives up.")
             .ValidateOnStart();
         var requestTimeout = builder.Configuration.GetValue<TimeSpan?>($"{PublishingOptions.Section}:{nameof(PublishingOptions.RequestTimeout)}")
             ?? new PublishingOptions().RequestTimeout;

@@ -69,6 +69,18 @@ internal sealed class ApiProcess : IDisposable
         return double.NaN;
     }
 
+    /// <summary>A self-signed certificate for <c>DataProtection:Certificate</c>, made for this run (PKCS#12, base64).</summary>
+    private static readonly string KeyRingCertificate = NewKeyRingCertificate();
+
+    private static string NewKeyRingCertificate()
+    {
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=xgrowth-bench", rsa,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+        return Convert.ToBase64String(certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12));
+    }
+
     public static Task<ApiProcess> StartAsync(string connectionString, int concurrency, IReadOnlyDictionary<string, string> settings) =>
         StartAsync("XGrowth.Api.dll", connectionString, concurrency, settings);
 
@@ -85,6 +97,8 @@ internal sealed class ApiProcess : IDisposable
         startInfo.Environment["ConnectionStrings__xgrowth"] = connectionString;
         startInfo.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        // Production refuses an unencrypted key ring; every process of a run shares this certificate.
+        startInfo.Environment["DataProtection__Certificate"] = KeyRingCertificate;
         foreach (var (key, value) in settings)
         {
             startInfo.Environment[key] = value;
