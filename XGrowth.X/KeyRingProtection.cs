@@ -26,12 +26,14 @@ public static class KeyRingProtection
         var certificate = Load(configuration[CertificateKey], CertificateKey);
         if (certificate is null)
         {
-            return environment.IsProduction()
-                ? throw new InvalidOperationException(
+            // Checked when the service starts (not when it is only built, as the OpenAPI document's generation does).
+            dataProtection.Services.AddOptions<UnprotectedKeyRing>()
+                .Validate(_ => !environment.IsProduction(),
                     $"{CertificateKey} is required in Production: the Data Protection key ring that encrypts X tokens is stored in " +
                     "PostgreSQL beside them, and without a certificate its keys are stored unencrypted. Set it to a certificate with its " +
                     "private key, PKCS#12 in base64 (docs/deploy.md says how to make one).")
-                : dataProtection;
+                .ValidateOnStart();
+            return dataProtection;
         }
 
         // Keys made from now on are encrypted with this certificate; keys encrypted with a certificate that was replaced
@@ -47,6 +49,9 @@ public static class KeyRingProtection
         dataProtection.UnprotectKeysWithAnyCertificate([.. decryptors]);
         return dataProtection;
     }
+
+    /// <summary>Options of no content: their validation, run once when the service starts, is the Production check.</summary>
+    private sealed class UnprotectedKeyRing;
 
     /// <summary>A certificate with its private key from base64 PKCS#12 (no password); null for none. Never echoes the value.</summary>
     private static X509Certificate2? Load(string? base64, string key)
