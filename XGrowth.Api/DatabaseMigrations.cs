@@ -29,25 +29,35 @@ public static class DatabaseMigrations
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<XGrowthDbContext>();
-        await using var lockConnection = await scope.ServiceProvider.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(cancellationToken);
-        await using (var take = new NpgsqlCommand("SELECT pg_advisory_lock($1)", lockConnection) { Parameters = { new() { Value = MigrationLock } } })
-        {
-            await take.ExecuteNonQueryAsync(cancellationToken);
-        }
-
+        // The lock is taken on the connection EF Core migrates on (opened here, it stays open throughout): one
+        // connection per replica, not two.
+        await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
-            // EF Core first asks whether its history table exists by reading it, and logs the failed read of a fresh
-            // database as an error (a red badge on the dashboard's first run); made here first, that read succeeds.
-            // (EF Core's own script: its names follow the naming convention, snake_case here.)
-            var history = db.GetService<IHistoryRepository>();
-            await db.Database.ExecuteSqlRawAsync(history.GetCreateIfNotExistsScript(), cancellationToken);
-            await db.Database.MigrateAsync(cancellationToken);
+            var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+            await using (var take = new NpgsqlCommand("SELECT pg_advisory_lock($1)", connection) { Parameters = { new() { Value = MigrationLock } } })
+            {
+                await take.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            try
+            {
+                // EF Core first asks whether its history table exists by reading it, and logs the failed read of a fresh
+                // database as an error (a red badge on the dashboard's first run); made here first, that read succeeds.
+                // (EF Core's own script: its names follow the naming convention, snake_case here.)
+                var history = db.GetService<IHistoryRepository>();
+                await db.Database.ExecuteSqlRawAsync(history.GetCreateIfNotExistsScript(), cancellationToken);
+                await db.Database.MigrateAsync(cancellationToken);
+            }
+            finally
+            {
+                await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock($1)", connection) { Parameters = { new() { Value = MigrationLock } } };
+                await release.ExecuteNonQueryAsync(CancellationToken.None);
+            }
         }
         finally
         {
-            await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock($1)", lockConnection) { Parameters = { new() { Value = MigrationLock } } };
-            await release.ExecuteNonQueryAsync(CancellationToken.None);
+            await db.Database.CloseConnectionAsync();
         }
     }
 }

@@ -8,6 +8,7 @@ using XGrowth.Tests.Infrastructure;
 namespace XGrowth.Tests.Deployment;
 
 /// <summary>Several API replicas starting at once against one fresh database, as a deployment with replicas does.</summary>
+[Collection(nameof(DeploymentCollection))]
 public class ConcurrentMigrationTests(TestPostgres postgres)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -17,6 +17,7 @@ namespace XGrowth.Tests.Deployment;
 /// proxies only. The test plays the network: it sets the connection's peer address, and reads back the client
 /// address and scheme the API took from the request.
 /// </summary>
+[Collection(nameof(DeploymentCollection))]
 public class ForwardedHeadersTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -132,6 +133,7 @@ public class ForwardedHeadersTests(ApiFactory api) : IClassFixture<ApiFactory>
 }
 
 /// <summary>The Data Protection key ring (in PostgreSQL, beside the X tokens it protects) encrypted at rest.</summary>
+[Collection(nameof(DeploymentCollection))]
 public class KeyRingProtectionTests(TestPostgres postgres)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -194,6 +196,7 @@ public class KeyRingProtectionTests(TestPostgres postgres)
 }
 
 /// <summary>Stopping within the platform's grace period.</summary>
+[Collection(nameof(DeploymentCollection))]
 public class ShutdownTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     [Fact]
@@ -218,6 +221,7 @@ public class ShutdownTests(ApiFactory api) : IClassFixture<ApiFactory>
 }
 
 /// <summary>Each process's share of PostgreSQL's connections.</summary>
+[Collection(nameof(DeploymentCollection))]
 public class ConnectionPoolTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     [Fact]
