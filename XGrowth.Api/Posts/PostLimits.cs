@@ -20,13 +20,16 @@ public static class PostLimits
     /// <summary>The 400 to answer when one more pending post would pass a limit; null when it fits.</summary>
     public static async Task<ProblemHttpResult?> ExceededAsync(XGrowthDbContext db, PostLimitsOptions limits, string userId, Guid accountId, CancellationToken cancellationToken)
     {
+        // Counted per account from the partial index of pending posts (an index-only scan), not through a join by user:
+        // every creation asks, so its cost is on the path of "add to queue" (bench/QueueBench).
+        var accounts = db.XAccounts.Where(a => a.UserId == userId).Select(a => a.Id);
         var pending = await db.ScheduledPosts
-            .Where(p => p.XAccount!.UserId == userId
+            .Where(p => accounts.Contains(p.XAccountId)
                 && (p.Status == ScheduledPostStatus.Scheduled || p.Status == ScheduledPostStatus.Publishing))
-            .GroupBy(p => p.XAccountId == accountId)
-            .Select(g => new { ThisAccount = g.Key, Count = g.Count() })
+            .GroupBy(p => p.XAccountId)
+            .Select(g => new { Account = g.Key, Count = g.Count() })
             .ToListAsync(cancellationToken);
-        var onAccount = pending.Where(p => p.ThisAccount).Sum(p => p.Count);
+        var onAccount = pending.Where(p => p.Account == accountId).Sum(p => p.Count);
         var onUser = pending.Sum(p => p.Count);
         return onAccount >= limits.MaxPendingPerAccount
             ? LimitReached($"This X account already has {limits.MaxPendingPerAccount} posts waiting to be published, the most it may have. Cancel some, or wait until they are published.")

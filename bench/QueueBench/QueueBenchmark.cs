@@ -111,15 +111,19 @@ internal static class QueueBenchmark
     private static async Task<Guid> AddAccountAsync(NpgsqlDataSource dataSource)
     {
         var id = Guid.NewGuid();
-        await using var command = dataSource.CreateCommand("""
-            INSERT INTO users (id, created_at, updated_at) VALUES ($1, now(), now()) ON CONFLICT (id) DO NOTHING;
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("INSERT INTO users (id, created_at, updated_at) VALUES ($1, now(), now()) ON CONFLICT (id) DO NOTHING")
+        {
+            Parameters = { new NpgsqlParameter { Value = UserId } },
+        });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("""
             INSERT INTO x_accounts (id, user_id, x_user_id, username, status, connected_at, updated_at)
-            VALUES ($2, $1, $3, 'bench', 'connected', now(), now());
-            """);
-        command.Parameters.Add(new NpgsqlParameter { Value = UserId });
-        command.Parameters.Add(new NpgsqlParameter { Value = id });
-        command.Parameters.Add(new NpgsqlParameter { Value = id.ToString("N")[..16] });
-        await command.ExecuteNonQueryAsync();
+            VALUES ($1, $2, $3, 'bench', 'connected', now(), now())
+            """)
+        {
+            Parameters = { new NpgsqlParameter { Value = id }, new NpgsqlParameter { Value = UserId }, new NpgsqlParameter { Value = id.ToString("N")[..16] } },
+        });
+        await batch.ExecuteNonQueryAsync();
         return id;
     }
 
@@ -172,8 +176,8 @@ internal static class QueueBenchmark
     private static async Task<long> DistinctSlotsAsync(NpgsqlDataSource dataSource, Guid accountId) =>
         await ScalarAsync<long>(dataSource, "SELECT count(DISTINCT slot_at) FROM scheduled_posts WHERE x_account_id = $1 AND queued AND status = 'scheduled'", accountId);
 
-    private static async Task<DateTimeOffset> LastSlotAsync(NpgsqlDataSource dataSource, Guid accountId) =>
-        await ScalarAsync<DateTimeOffset>(dataSource, "SELECT max(slot_at) FROM scheduled_posts WHERE x_account_id = $1", accountId);
+    private static async Task<DateTime> LastSlotAsync(NpgsqlDataSource dataSource, Guid accountId) =>
+        await ScalarAsync<DateTime>(dataSource, "SELECT max(slot_at) FROM scheduled_posts WHERE x_account_id = $1", accountId);
 
     private static async Task<T> ScalarAsync<T>(NpgsqlDataSource dataSource, string sql, Guid accountId)
     {
