@@ -50,7 +50,7 @@ public static class ServiceSettings
         ShutdownTimeout,
     ];
 
-    /// <summary>What the worker needs: the X app (it refreshes tokens), the key ring's certificate, its publishing tuning.</summary>
+    /// <summary>What the worker needs: the X app (it refreshes tokens), the key ring's certificate, its publishing and analytics tuning.</summary>
     public static readonly IReadOnlyList<ServiceSetting> Worker =
     [
         XClientId,
@@ -64,6 +64,8 @@ public static class ServiceSettings
         new("PostPublishing:MaxAttempts", "Attempts before a post that X could not be reached for fails.", Default: "6"),
         new("PostPublishing:MissedAfter", "How late is too late to publish a post: it becomes missed.", Default: "01:00:00"),
         new("PostPublishing:ShutdownGrace", "On stop, how long requests in flight may finish; shorter than HostOptions:ShutdownTimeout.", Default: "00:00:10"),
+        new("Analytics:SnapshotInterval", "How often each connected account's follower counts are read from X (accounts spread over it).", Default: "06:00:00"),
+        new("Analytics:MaxReadsPerDay", "Reads of X per UTC day for analytics, all worker replicas together (X bills reads).", Default: "50000"),
         MaxPoolSize,
         ShutdownTimeout,
     ];

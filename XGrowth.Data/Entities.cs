@@ -171,6 +171,17 @@ public sealed class ScheduledPost
     /// example before the worker claimed the post) fails instead of overwriting.
     /// </summary>
     public uint Version { get; set; }
+
+    /// <summary>
+    /// When this published post's next metrics reading is due (<see cref="PostMetricSchedule"/>); null before publishing,
+    /// after the last reading, and once the post is gone from X.
+    /// </summary>
+    public DateTimeOffset? MetricsDueAt { get; set; }
+
+    /// <summary>X no longer has the post (its metrics answer left it out): it is never read again.</summary>
+    public DateTimeOffset? DeletedOnXAt { get; set; }
+
+    public List<PostMetricReading> MetricReadings { get; set; } = [];
 }
 
 public enum ScheduledPostStatus

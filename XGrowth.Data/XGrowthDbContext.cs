@@ -24,6 +24,14 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
 
     public DbSet<XOAuthState> XOAuthStates => Set<XOAuthState>();
 
+    public DbSet<FollowerSnapshot> FollowerSnapshots => Set<FollowerSnapshot>();
+
+    public DbSet<PostMetricReading> PostMetricReadings => Set<PostMetricReading>();
+
+    public DbSet<AnalyticsAccount> AnalyticsAccounts => Set<AnalyticsAccount>();
+
+    public DbSet<AnalyticsReadBudget> AnalyticsReadBudgets => Set<AnalyticsReadBudget>();
+
     /// <summary>The Data Protection key ring, shared by every API and worker replica, so each can read the others' tokens.</summary>
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
@@ -74,6 +82,41 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
             post.Property(p => p.ClaimedBy).HasMaxLength(200);
             post.Property(p => p.CreationTraceParent).HasMaxLength(128);
             post.HasOne(p => p.XAccount).WithMany(a => a.Posts).HasForeignKey(p => p.XAccountId).OnDelete(DeleteBehavior.Cascade);
+            // The analytics collector looks, per account, for the newest published posts whose metrics are due.
+            post.HasIndex(p => new { p.XAccountId, p.PublishedAt }, "ix_scheduled_posts_metrics_due").HasFilter("metrics_due_at IS NOT NULL").HasDatabaseName("ix_scheduled_posts_metrics_due");
+            // Analytics lists an account's published posts by publishing time.
+            post.HasIndex(p => new { p.XAccountId, p.PublishedAt }, "ix_scheduled_posts_published").HasFilter("status = 'published'").HasDatabaseName("ix_scheduled_posts_published");
+        });
+
+        modelBuilder.Entity<FollowerSnapshot>(snapshot =>
+        {
+            snapshot.ToTable("follower_snapshots");
+            // One snapshot per account and due time, whichever worker takes it.
+            snapshot.HasIndex(s => new { s.XAccountId, s.SlotAt }).IsUnique();
+            snapshot.HasIndex(s => new { s.XAccountId, s.TakenAt });
+            snapshot.HasOne(s => s.XAccount).WithMany().HasForeignKey(s => s.XAccountId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<PostMetricReading>(reading =>
+        {
+            reading.ToTable("post_metric_readings");
+            reading.Property(r => r.Kind).HasConversion<SnakeCaseEnumConverter<PostMetricKind>>().HasMaxLength(32);
+            // One reading per post and due kind, whichever worker takes it.
+            reading.HasIndex(r => new { r.ScheduledPostId, r.Kind }).IsUnique();
+            reading.HasOne(r => r.ScheduledPost).WithMany(p => p.MetricReadings).HasForeignKey(r => r.ScheduledPostId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<AnalyticsAccount>(account =>
+        {
+            account.ToTable("analytics_accounts");
+            account.HasKey(a => a.XAccountId);
+            account.HasOne(a => a.XAccount).WithOne().HasForeignKey<AnalyticsAccount>(a => a.XAccountId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<AnalyticsReadBudget>(budget =>
+        {
+            budget.ToTable("analytics_read_budget");
+            budget.HasKey(b => b.Day);
         });
 
         modelBuilder.Entity<PostingSchedule>(schedule =>

@@ -1,6 +1,7 @@
 using XGrowth.Data;
 using XGrowth.X;
 using XGrowth.Worker;
+using XGrowth.Worker.Analytics;
 using XGrowth.Worker.Publishing;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -11,6 +12,7 @@ builder.AddXGrowthDatabase();
 builder.AddXAccountTokens();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.AddPublishing();
+builder.AddAnalytics();
 builder.Services.AddSingleton<Housekeeping>();
 builder.Services.AddHostedService(services => services.GetRequiredService<Housekeeping>());
 

@@ -120,6 +120,16 @@ public sealed class XAccessTokens(NpgsqlDataSource dataSource, XOAuthClient x, X
         }
     }
 
+    /// <summary>X refused the account's token even after a refresh: it must be connected again; nothing acts for it until then.</summary>
+    public async Task MarkNeedsReconnectAsync(Guid accountId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "UPDATE x_accounts SET status = 'needs_reconnect', updated_at = $2 WHERE id = $1 AND status = 'connected'");
+        command.Parameters.Add(new NpgsqlParameter { Value = accountId });
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = time.GetUtcNow() });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     private async Task MarkNeedsReconnectAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid accountId, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Hosting;
+using Polly;
 using XGrowth.Data;
 
 namespace XGrowth.X;
@@ -52,6 +53,19 @@ public static class XRegistration
             resilience.TotalRequestTimeout.Timeout = requestTimeout + TimeSpan.FromSeconds(5);
             resilience.CircuitBreaker.SamplingDuration = (requestTimeout * 2) + TimeSpan.FromSeconds(10);
         });
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers <see cref="XMetricsClient"/>: one attempt per request, bounded by <paramref name="requestTimeout"/>,
+    /// never retried (every read is billed and was reserved in the daily budget before it left).
+    /// </summary>
+    public static TBuilder AddXMetricsClient<TBuilder>(this TBuilder builder, TimeSpan requestTimeout) where TBuilder : IHostApplicationBuilder
+    {
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: see AddXAccountTokens.
+        builder.Services.AddHttpClient<XMetricsClient>().RemoveAllResilienceHandlers()
+#pragma warning restore EXTEXP0001
+            .AddResilienceHandler("x-metrics", pipeline => pipeline.AddTimeout(requestTimeout));
         return builder;
     }
 }

@@ -45,6 +45,50 @@ namespace XGrowth.Data.Migrations
                     b.ToTable("data_protection_keys", (string)null);
                 });
 
+            modelBuilder.Entity("XGrowth.Data.AnalyticsAccount", b =>
+                {
+                    b.Property<Guid>("XAccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("x_account_id");
+
+                    b.Property<DateTimeOffset?>("PostsLeaseUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("posts_lease_until");
+
+                    b.Property<DateTimeOffset?>("SnapshotLeaseUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("snapshot_lease_until");
+
+                    b.Property<DateTimeOffset?>("TweetsPausedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("tweets_paused_until");
+
+                    b.Property<DateTimeOffset?>("UsersPausedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("users_paused_until");
+
+                    b.HasKey("XAccountId")
+                        .HasName("pk_analytics_accounts");
+
+                    b.ToTable("analytics_accounts", (string)null);
+                });
+
+            modelBuilder.Entity("XGrowth.Data.AnalyticsReadBudget", b =>
+                {
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<long>("Reserved")
+                        .HasColumnType("bigint")
+                        .HasColumnName("reserved");
+
+                    b.HasKey("Day")
+                        .HasName("pk_analytics_read_budget");
+
+                    b.ToTable("analytics_read_budget", (string)null);
+                });
+
             modelBuilder.Entity("XGrowth.Data.ClerkWebhookDelivery", b =>
                 {
                     b.Property<string>("SvixId")
@@ -66,6 +110,125 @@ namespace XGrowth.Data.Migrations
                         .HasName("pk_clerk_webhook_deliveries");
 
                     b.ToTable("clerk_webhook_deliveries", (string)null);
+                });
+
+            modelBuilder.Entity("XGrowth.Data.FollowerSnapshot", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("FollowersCount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("followers_count");
+
+                    b.Property<long>("FollowingCount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("following_count");
+
+                    b.Property<long>("ListedCount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("listed_count");
+
+                    b.Property<DateTimeOffset>("SlotAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("slot_at");
+
+                    b.Property<DateTimeOffset>("TakenAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("taken_at");
+
+                    b.Property<long>("TweetCount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("tweet_count");
+
+                    b.Property<Guid>("XAccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("x_account_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_follower_snapshots");
+
+                    b.HasIndex("XAccountId", "SlotAt")
+                        .IsUnique()
+                        .HasDatabaseName("ix_follower_snapshots_x_account_id_slot_at");
+
+                    b.HasIndex("XAccountId", "TakenAt")
+                        .HasDatabaseName("ix_follower_snapshots_x_account_id_taken_at");
+
+                    b.ToTable("follower_snapshots", (string)null);
+                });
+
+            modelBuilder.Entity("XGrowth.Data.PostMetricReading", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("Bookmarks")
+                        .HasColumnType("bigint")
+                        .HasColumnName("bookmarks");
+
+                    b.Property<DateTimeOffset>("DueAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("due_at");
+
+                    b.Property<long>("Impressions")
+                        .HasColumnType("bigint")
+                        .HasColumnName("impressions");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("kind");
+
+                    b.Property<long>("Likes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("likes");
+
+                    b.Property<long?>("ProfileClicks")
+                        .HasColumnType("bigint")
+                        .HasColumnName("profile_clicks");
+
+                    b.Property<long>("Quotes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("quotes");
+
+                    b.Property<DateTimeOffset>("ReadAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("read_at");
+
+                    b.Property<long>("Replies")
+                        .HasColumnType("bigint")
+                        .HasColumnName("replies");
+
+                    b.Property<long>("Reposts")
+                        .HasColumnType("bigint")
+                        .HasColumnName("reposts");
+
+                    b.Property<Guid>("ScheduledPostId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("scheduled_post_id");
+
+                    b.Property<long?>("UrlClicks")
+                        .HasColumnType("bigint")
+                        .HasColumnName("url_clicks");
+
+                    b.HasKey("Id")
+                        .HasName("pk_post_metric_readings");
+
+                    b.HasIndex("ScheduledPostId", "Kind")
+                        .IsUnique()
+                        .HasDatabaseName("ix_post_metric_readings_scheduled_post_id_kind");
+
+                    b.ToTable("post_metric_readings", (string)null);
                 });
 
             modelBuilder.Entity("XGrowth.Data.PostingSchedule", b =>
@@ -131,6 +294,10 @@ namespace XGrowth.Data.Migrations
                         .HasColumnType("character varying(128)")
                         .HasColumnName("creation_trace_parent");
 
+                    b.Property<DateTimeOffset?>("DeletedOnXAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deleted_on_x_at");
+
                     b.Property<string>("Error")
                         .HasColumnType("text")
                         .HasColumnName("error");
@@ -138,6 +305,10 @@ namespace XGrowth.Data.Migrations
                     b.Property<DateTimeOffset?>("LeaseUntil")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("lease_until");
+
+                    b.Property<DateTimeOffset?>("MetricsDueAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("metrics_due_at");
 
                     b.Property<DateTimeOffset?>("NotBefore")
                         .HasColumnType("timestamp with time zone")
@@ -207,9 +378,17 @@ namespace XGrowth.Data.Migrations
                     b.HasIndex("XAccountId", "ScheduledAt")
                         .HasDatabaseName("ix_scheduled_posts_x_account_id_scheduled_at");
 
+                    b.HasIndex(new[] { "XAccountId", "PublishedAt" }, "ix_scheduled_posts_metrics_due")
+                        .HasDatabaseName("ix_scheduled_posts_metrics_due")
+                        .HasFilter("metrics_due_at IS NOT NULL");
+
                     b.HasIndex(new[] { "XAccountId" }, "ix_scheduled_posts_pending")
                         .HasDatabaseName("ix_scheduled_posts_pending")
                         .HasFilter("status IN ('scheduled', 'publishing')");
+
+                    b.HasIndex(new[] { "XAccountId", "PublishedAt" }, "ix_scheduled_posts_published")
+                        .HasDatabaseName("ix_scheduled_posts_published")
+                        .HasFilter("status = 'published'");
 
                     b.HasIndex(new[] { "XAccountId", "SlotAt" }, "ux_scheduled_posts_queue_slot")
                         .IsUnique()
@@ -398,6 +577,42 @@ namespace XGrowth.Data.Migrations
                     b.ToTable("x_oauth_states", (string)null);
                 });
 
+            modelBuilder.Entity("XGrowth.Data.AnalyticsAccount", b =>
+                {
+                    b.HasOne("XGrowth.Data.XAccount", "XAccount")
+                        .WithOne()
+                        .HasForeignKey("XGrowth.Data.AnalyticsAccount", "XAccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_analytics_accounts_x_accounts_x_account_id");
+
+                    b.Navigation("XAccount");
+                });
+
+            modelBuilder.Entity("XGrowth.Data.FollowerSnapshot", b =>
+                {
+                    b.HasOne("XGrowth.Data.XAccount", "XAccount")
+                        .WithMany()
+                        .HasForeignKey("XAccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_follower_snapshots_x_accounts_x_account_id");
+
+                    b.Navigation("XAccount");
+                });
+
+            modelBuilder.Entity("XGrowth.Data.PostMetricReading", b =>
+                {
+                    b.HasOne("XGrowth.Data.ScheduledPost", "ScheduledPost")
+                        .WithMany("MetricReadings")
+                        .HasForeignKey("ScheduledPostId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_post_metric_readings_scheduled_posts_scheduled_post_id");
+
+                    b.Navigation("ScheduledPost");
+                });
+
             modelBuilder.Entity("XGrowth.Data.PostingSchedule", b =>
                 {
                     b.HasOne("XGrowth.Data.XAccount", "XAccount")
@@ -432,6 +647,11 @@ namespace XGrowth.Data.Migrations
                         .HasConstraintName("fk_x_accounts_users_user_id");
 
                     b.Navigation("User");
+                });
+
+            modelBuilder.Entity("XGrowth.Data.ScheduledPost", b =>
+                {
+                    b.Navigation("MetricReadings");
                 });
 
             modelBuilder.Entity("XGrowth.Data.User", b =>

@@ -19,7 +19,7 @@ namespace XGrowth.DevStandIns.X;
 /// <c>[dup]</c> is refused as duplicate content, <c>[429]</c> is rate limited once (reset in 2 s), <c>[slow]</c>
 /// answers after <see cref="SlowAnswerDelay"/>, having created the post.
 /// </remarks>
-public sealed class XStandIn
+public sealed partial class XStandIn
 {
     /// <summary>Where X's paths live on the stand-in: the API's <c>X:ApiBaseUrl</c> is the base URL plus this.</summary>
     public const string PathBase = "/x";
@@ -272,10 +272,23 @@ public sealed class XStandIn
         return Results.Json(new { revoked = true });
     }
 
-    /// <summary><c>GET /2/users/me</c>.</summary>
-    public IResult Me(HttpContext context) => UserOf(context) is { } user
-        ? Results.Json(new { data = new { id = user.XUserId, name = user.Username, username = user.Username } })
-        : Unauthorized();
+    /// <summary><c>GET /2/users/me</c>, with <c>public_metrics</c> when <c>user.fields</c> asks for them (XStandIn.Metrics.cs).</summary>
+    public IResult Me(HttpContext context)
+    {
+        var fields = context.Request.Query["user.fields"].ToString().Split(',');
+        if (UserOf(context) is not { } user)
+        {
+            return fields.Contains("public_metrics") ? UnauthorizedRead(context, MetricsEndpoint.Users) : Unauthorized();
+        }
+
+        if (!fields.Contains("public_metrics"))
+        {
+            return Results.Json(new { data = new { id = user.XUserId, name = user.Username, username = user.Username } });
+        }
+
+        return ReadMetrics(context, user, MetricsEndpoint.Users, [], () =>
+            Results.Json(new { data = new { id = user.XUserId, name = user.Username, username = user.Username, public_metrics = AccountMetrics(user.XUserId, DateTimeOffset.UtcNow) } }));
+    }
 
     /// <summary><c>POST /2/tweets</c>.</summary>
     public async Task<IResult> CreatePostAsync(HttpContext context)

@@ -16,6 +16,7 @@ public static class XStandInApi
         x.MapPost("/2/oauth2/revoke", (XStandIn standIn, HttpContext context) => standIn.RevokeAsync(context));
         x.MapGet("/2/users/me", (XStandIn standIn, HttpContext context) => standIn.Me(context));
         x.MapPost("/2/tweets", (XStandIn standIn, HttpContext context) => standIn.CreatePostAsync(context));
+        x.MapGet("/2/tweets", (XStandIn standIn, HttpContext context) => standIn.PostMetrics(context));
         x.MapGet("/i/web/status/{id}", PostPage);
         x.MapGet("/", HomePage);
         // The frontend's callback page (X:RedirectUri), played here so that the local flow is the real one: X sends the

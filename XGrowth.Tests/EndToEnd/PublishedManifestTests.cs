@@ -2,6 +2,7 @@ extern alias worker;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using worker::XGrowth.Worker.Analytics;
 using worker::XGrowth.Worker.Publishing;
 
 namespace XGrowth.Tests.EndToEnd;
@@ -126,6 +127,12 @@ public class PublishedManifestTests
             // The worker's own defaults, so that a deployment that takes them changes nothing.
             Assert.Equal(Convert.ToString(value, CultureInfo.InvariantCulture), DefaultOf(DeclaredParameter(resources, worker, $"{PublishingOptions.Section}:{key}")));
         }
+
+        var analytics = new AnalyticsOptions();
+        Assert.Equal(Convert.ToString(analytics.SnapshotInterval, CultureInfo.InvariantCulture),
+            DefaultOf(DeclaredParameter(resources, worker, $"{AnalyticsOptions.Section}:{nameof(AnalyticsOptions.SnapshotInterval)}")));
+        Assert.Equal(Convert.ToString(analytics.MaxReadsPerDay, CultureInfo.InvariantCulture),
+            DefaultOf(DeclaredParameter(resources, worker, $"{AnalyticsOptions.Section}:{nameof(AnalyticsOptions.MaxReadsPerDay)}")));
 
         // Replicas, as configured when publishing.
         Assert.Equal("3", DefaultOf(resources["api-replicas"]!["inputs"]!["value"]!.AsObject()));

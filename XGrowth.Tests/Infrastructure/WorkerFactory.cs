@@ -24,6 +24,10 @@ public sealed class WorkerFactory(ApiFactory api, string? xApiBaseUrl = null, in
         builder.UseSetting("PostPublishing:PollInterval", "00:00:00.200");
         builder.UseSetting("PostPublishing:FirstRetryDelay", "00:00:30");
         builder.UseSetting("PostPublishing:RequestTimeout", "00:00:01");
+        // Analytics collection reads X for every connected account; the tests of other features would count its
+        // requests and refreshes as theirs. Analytics tests turn it on.
+        builder.UseSetting("Analytics:Enabled", "false");
+        builder.UseSetting("Analytics:PollInterval", "00:00:00.200");
         if (leaseSeconds is { } lease)
         {
             builder.UseSetting("PostPublishing:Lease", TimeSpan.FromSeconds(lease).ToString("c", System.Globalization.CultureInfo.InvariantCulture));

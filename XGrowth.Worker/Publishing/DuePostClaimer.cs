@@ -119,9 +119,11 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
             """, cancellationToken, Id(post.Id), Id(post.AttemptId), Time(now), Time(now + lease)) == 1;
     }
 
+    /// <summary>Published: its first metrics reading is due <see cref="XGrowth.Data.PostMetricSchedule.First"/> later (Analytics).</summary>
     public Task<int> PublishedAsync(ClaimedPost post, string xPostId, CancellationToken cancellationToken) => Finish(post, """
-        status = 'published', x_post_id = $5, published_at = $3, error = NULL
-        """, cancellationToken, new NpgsqlParameter { Value = xPostId });
+        status = 'published', x_post_id = $5, published_at = $3, metrics_due_at = $3 + $6, error = NULL
+        """, cancellationToken, new NpgsqlParameter { Value = xPostId },
+        new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Interval, Value = XGrowth.Data.PostMetricSchedule.First });
 
     public Task<int> FailedAsync(ClaimedPost post, string reason, CancellationToken cancellationToken) =>
         Finish(post, "status = 'failed', error = $5", cancellationToken, new NpgsqlParameter { Value = reason });
