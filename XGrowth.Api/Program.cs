@@ -1,4 +1,5 @@
 using XGrowth.Api.OpenApi;
+using XGrowth.Api.Analytics;
 using XGrowth.Api;
 using XGrowth.Api.Calendar;
 using XGrowth.Api.Posts;
@@ -38,6 +39,7 @@ app.MapXConnectApi();
 app.MapPostsApi();
 app.MapQueueApi();
 app.MapCalendarApi();
+app.MapAnalyticsApi();
 
 if (!BuildTimeDocument.IsGenerating)
 {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using XGrowth.Api.Analytics;
 using XGrowth.Api.Calendar;
 using XGrowth.Api.Posts;
 using XGrowth.Api.Queue;
@@ -36,4 +37,8 @@ namespace XGrowth.Api.Http;
 [JsonSerializable(typeof(XConnectApi.ConnectResponse))]
 [JsonSerializable(typeof(ScheduledPostStatus))]
 [JsonSerializable(typeof(XAccountStatus))]
+[JsonSerializable(typeof(FollowerHistory))]
+[JsonSerializable(typeof(PostAnalyticsPage))]
+[JsonSerializable(typeof(AccountSummary))]
+[JsonSerializable(typeof(PostMetricKind))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -389,9 +389,13 @@ public class ClerkWebhookEndpointTests(ApiFactory api) : IClassFixture<ApiFactor
     {
         var svixId = ApiFactory.NewSvixId();
         var spans = new List<Activity>();
+        // Read before the listener exists: a listener that touched ClerkWebhooksApi from ShouldListenTo while any
+        // ActivitySource is being created (a worker's, in a test running alongside) could run its type initializer
+        // inside that callback and break it for the whole run.
+        var sourceName = ClerkWebhooksApi.ActivitySource.Name;
         using var listener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name == ClerkWebhooksApi.ActivitySource.Name,
+            ShouldListenTo = source => source.Name == sourceName,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = activity => { lock (spans) { spans.Add(activity); } },
         };
