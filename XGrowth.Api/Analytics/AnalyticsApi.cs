@@ -3,10 +3,12 @@ using System.Globalization;
 using System.Security.Claims;
 using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Npgsql;
 using NpgsqlTypes;
 using XGrowth.Api.Auth;
 using XGrowth.Api.Http;
+using XGrowth.Api.OpenApi;
 using XGrowth.Data;
 using XGrowth.X;
 
@@ -33,11 +35,18 @@ public static class AnalyticsApi
 
     private static readonly string[] Weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 
-    public sealed record FollowersQuery(DateOnly? From, DateOnly? To, string? Tz);
+    public sealed record FollowersQuery(
+        [FromQuery(Name = "from")] DateOnly? From, [FromQuery(Name = "to")] DateOnly? To, [FromQuery(Name = "tz")] string? Tz);
 
-    public sealed record PostsQuery(Guid? XAccountId, DateTimeOffset? From, DateTimeOffset? To, string? Sort, int? Limit, string? Cursor);
+    public sealed record PostsQuery(
+        [FromQuery(Name = "xAccountId")] Guid? XAccountId,
+        [FromQuery(Name = "from")] DateTimeOffset? From,
+        [FromQuery(Name = "to")] DateTimeOffset? To,
+        [FromQuery(Name = "sort")] string? Sort,
+        [FromQuery(Name = "limit")] int? Limit,
+        [FromQuery(Name = "cursor")] string? Cursor);
 
-    public sealed record SummaryQuery(string? Period, string? Tz);
+    public sealed record SummaryQuery([FromQuery(Name = "period")] string? Period, [FromQuery(Name = "tz")] string? Tz);
 
     public sealed record Services(NpgsqlDataSource DataSource, XPostLinks Links, TimeProvider Time);
 
@@ -46,24 +55,26 @@ public static class AnalyticsApi
         var group = endpoints.MapGroup("/api/analytics").WithTags("Analytics").RequireAuthorization()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
         group.MapGet("/x-accounts/{id:guid}/followers", GetFollowersAsync).WithName("getFollowerHistory")
-            .WithSummary("An X account's followers per local day")
-            .WithDescription("Every day from 'from' to 'to' (yyyy-MM-dd, inclusive, at most 731 days; default the last 30 days) in the " +
-                "IANA time zone 'tz' (default UTC): the day's last snapshot, and the change from the day before. A day without a " +
-                "snapshot carries the previous value, with 'carried': true. Snapshots are taken every 6 hours.")
+            .WithSummary("Get follower history")
+            .WithDescription("An X account's followers on every day from `from` to `to` (`yyyy-MM-dd`, inclusive, at most 731 days; " +
+                "default the last 30) in the IANA time zone `tz` (default UTC): the day's last snapshot and the change from the day " +
+                "before. A day without a snapshot carries the previous value, with `carried: true`. Snapshots are taken every 6 hours.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/posts", ListPostsAsync).WithName("listPostAnalytics")
-            .WithSummary("Published posts with their latest metrics, best first")
-            .WithDescription("The user's published posts (of one account with 'xAccountId'), published from 'from' to 'to' (ISO 8601 " +
-                "instants), sorted by 'sort' (impressions, likes or engagementRate; default impressions), highest first; posts " +
-                "without metrics yet come last. 'engagementRate' is (likes + reposts + replies + quotes + bookmarks) / impressions, " +
-                "null with no impressions. Paged: pass 'nextCursor' back as 'cursor' (with the same sort).")
+            .WithSummary("List posts with their metrics")
+            .WithDescription("The user's published posts (of one account with `xAccountId`; published from `from`, inclusive, to `to`, " +
+                "exclusive, instants with an offset) with their latest metrics, sorted by `sort`, highest first; posts without a " +
+                "reading yet come last. `engagementRate` is (likes + reposts + replies + quotes + bookmarks) / impressions, null " +
+                "with no impressions. Paged with `cursor` (the previous page's `nextCursor`, with the same `sort`).")
+            .WithQueryValues("sort", SortOrders)
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/x-accounts/{id:guid}/summary", GetSummaryAsync).WithName("getAccountSummary")
-            .WithSummary("An X account's growth over the last 7, 30 or 90 days, and its best times to post")
-            .WithDescription("Over 'period' (7d, 30d or 90d: that many local days up to now in the IANA time zone 'tz', default UTC): " +
+            .WithSummary("Get an account's summary")
+            .WithDescription("An X account over `period` (that many local days up to now in the IANA time zone `tz`, default UTC): " +
                 "followers at the start and the end, posts published, their impressions and engagements, the engagement rate, the " +
-                "post with the most engagements, and 'bestTimes': for each local weekday (monday first) and hour (0–23), the mean " +
+                "post with the most engagements, and `bestTimes`: for each local weekday (monday first) and hour (0–23), the mean " +
                 "engagement rate of the account's posts published then, null where fewer than 3.")
+            .WithQueryValues("period", [.. Periods.Keys])
             .ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }

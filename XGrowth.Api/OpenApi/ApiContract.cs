@@ -176,6 +176,21 @@ public static class ApiContract
         });
 
     /// <summary>
+    /// A query parameter read as text whose only accepted values are <paramref name="values"/> (not the names of an enum,
+    /// e.g. analytics' <c>sort=engagementRate</c>): the document lists them, so a generated client types it as their union.
+    /// </summary>
+    public static RouteHandlerBuilder WithQueryValues(this RouteHandlerBuilder builder, string name, IReadOnlyList<string> values) =>
+        builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            if (operation.Parameters?.OfType<OpenApiParameter>().FirstOrDefault(p => p.Name == name) is { } parameter)
+            {
+                parameter.Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [.. values.Select(v => (JsonNode)JsonValue.Create(v))] };
+            }
+
+            return Task.CompletedTask;
+        });
+
+    /// <summary>
     /// Query parameters the handler insists on, though they bind as nullable so that their absence gets the API's own
     /// message ("from is required") rather than the framework's: the document marks them required.
     /// </summary>
