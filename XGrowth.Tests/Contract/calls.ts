@@ -152,6 +152,39 @@ export async function everyDocumentedCall(accountId: string, postId: string): Pr
   await api.GET("/api/calendar", { headers: auth, params: { query: { from: "2026-12-01", to: "2026-12-07", includeDrafts: true } } });
   await api.GET("/api/calendar", { headers: auth, params: { query: { from: "2026-12-01", to: "2026-12-07" } } });
 
+  const followers = await api.GET("/api/analytics/x-accounts/{id}/followers", {
+    headers: auth,
+    params: { path: { id: accountId }, query: { from: "2026-11-01", to: "2026-11-30", tz: "Europe/Berlin" } },
+  });
+  for (const day of followers.data?.days ?? []) {
+    const count: number | null = day.followers;
+    const carried: boolean = day.carried;
+    seen.push(day.date, String(count ?? ""), String(day.change ?? ""), String(carried));
+  }
+
+  const best = await api.GET("/api/analytics/posts", {
+    headers: auth,
+    params: { query: { xAccountId: accountId, sort: "engagementRate", limit: 20, from: "2026-11-01T00:00:00Z" } },
+  });
+  for (const post of best.data?.items ?? []) {
+    const rate: number | null = post.engagementRate;
+    seen.push(post.xPostId, post.publishedAt, String(rate ?? ""), String(post.metrics?.impressions ?? ""), post.metrics?.reading ?? "");
+  }
+  await api.GET("/api/analytics/posts", { headers: auth, params: { query: { cursor: best.data?.nextCursor ?? undefined } } });
+
+  const summary = await api.GET("/api/analytics/x-accounts/{id}/summary", {
+    headers: auth,
+    params: { path: { id: accountId }, query: { period: "90d", tz: "Europe/Berlin" } },
+  });
+  if (summary.data) {
+    const change: number | null = summary.data.followers.change;
+    seen.push(String(change ?? ""), String(summary.data.engagementRate ?? ""), summary.data.bestPost?.id ?? "");
+    for (const day of summary.data.bestTimes) {
+      const hours: (number | null)[] = day.hours;
+      seen.push(day.weekday, ...hours.map((rate) => String(rate ?? "")));
+    }
+  }
+
   return seen;
 }
 
@@ -179,6 +212,10 @@ export async function misuses(accountId: string, postId: string): Promise<void> 
   await api.PUT("/api/x-accounts/{id}/queue/order", { params: { path: { id: accountId } }, body: { postIds: postId } });
   // @ts-expect-error the callback needs the state
   await api.POST("/api/x-accounts/callback", { body: { code: "c" } });
+  // @ts-expect-error analytics sort by impressions, likes or engagementRate only
+  await api.GET("/api/analytics/posts", { params: { query: { sort: "retweets" } } });
+  // @ts-expect-error a summary's period is 7d, 30d or 90d
+  await api.GET("/api/analytics/x-accounts/{id}/summary", { params: { path: { id: accountId }, query: { period: "1y" } } });
   // @ts-expect-error there is no such status
   const status: PostStatus = "draft_";
   void status;
