@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
 using XGrowth.Api.Auth;
+using XGrowth.Api.Events;
 using XGrowth.Api.Http;
 using XGrowth.Api.OpenApi;
 using XGrowth.Api.Webhooks;
@@ -42,11 +43,12 @@ public static class ApiServices
         builder.Services.AddCors(cors => cors.AddPolicy(FrontendCorsPolicy, policy => policy
             .WithOrigins([.. origins])
             .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")
-            .WithHeaders("Authorization", "Content-Type")
+            .WithHeaders("Authorization", "Content-Type", "Last-Event-ID")
             .AllowCredentials()));
 
         builder.Services.AddClerkWebhooks(builder.Environment);
         builder.AddWriteRateLimits();
+        builder.AddUserEvents();
         return builder;
     }
 }

@@ -2,6 +2,7 @@ using XGrowth.Api.OpenApi;
 using XGrowth.Api.Analytics;
 using XGrowth.Api;
 using XGrowth.Api.Calendar;
+using XGrowth.Api.Events;
 using XGrowth.Api.Posts;
 using XGrowth.Api.Queue;
 using XGrowth.Api.Users;
@@ -40,6 +41,7 @@ app.MapPostsApi();
 app.MapQueueApi();
 app.MapCalendarApi();
 app.MapAnalyticsApi();
+app.MapEventsApi();
 
 if (!BuildTimeDocument.IsGenerating)
 {

@@ -35,6 +35,9 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
     /// <summary>The Data Protection key ring, shared by every API and worker replica, so each can read the others' tokens.</summary>
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
+    // user_events (live updates) is not in the model: triggers write it and hand-written SQL reads it (see the
+    // UserEvents migration).
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<User>(user =>
