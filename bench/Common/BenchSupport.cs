@@ -81,6 +81,16 @@ internal sealed class ApiProcess : IDisposable
         return Convert.ToBase64String(certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12));
     }
 
+    /// <summary>The CPU time (user and system) the service has used so far (Linux: /proc/{pid}/stat).</summary>
+    public TimeSpan CpuTime()
+    {
+        // Fields 14 and 15 (utime, stime), in clock ticks, after the parenthesized command name.
+        var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
+    }
+
     public static Task<ApiProcess> StartAsync(string connectionString, int concurrency, IReadOnlyDictionary<string, string> settings) =>
         StartAsync("XGrowth.Api.dll", connectionString, concurrency, settings);
 
