@@ -27,7 +27,12 @@ public static partial class EventsApi
         builder.Services.AddOptions<EventsOptions>().BindConfiguration(EventsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<UserEventHub>();
         builder.Services.AddSingleton<UserEventStore>();
-        builder.Services.AddHostedService<UserEventListener>();
+        if (!OpenApi.BuildTimeDocument.IsGenerating)
+        {
+            // Writing the document at build time starts the host without a database to listen to.
+            builder.Services.AddHostedService<UserEventListener>();
+        }
+
         return builder;
     }
 
@@ -35,8 +40,12 @@ public static partial class EventsApi
     {
         var group = endpoints.MapGroup("/api/events").WithTags("Live updates").RequireAuthorization()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
-        group.MapGet("/", StreamAsync).WithName("streamEvents")
-            .WithSummary("The user's live updates (post.updated, x-account.updated) as Server-Sent Events; resumes after Last-Event-ID.")
+        group.MapGet("/", StreamAsync).WithName("streamEvents").WithSummary("Stream live updates")
+            .WithDescription("Server-Sent Events of the user's changes: `post.updated` (the post as `getPost` answers it), " +
+                "`x-account.updated` (the account as `listXAccounts` lists it), `ready` first (`{\"resumed\": bool, \"reason\"}`: " +
+                "reload when not resumed) and `user.deleted` last. Send the last event's `id` back as `Last-Event-ID` (or " +
+                "`lastEventId`) to resume within 5 minutes without losing an event. A `: keep-alive` comment comes every 15 s. " +
+                "429 (`too_many_streams`) beyond 10 open streams per user.")
             .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return group;
     }
