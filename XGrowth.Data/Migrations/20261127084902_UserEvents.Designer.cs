@@ -12,7 +12,7 @@ using XGrowth.Data;
 namespace XGrowth.Data.Migrations
 {
     [DbContext(typeof(XGrowthDbContext))]
-    [Migration("20261127072738_UserEvents")]
+    [Migration("20261127084902_UserEvents")]
     partial class UserEvents
     {
         /// <inheritdoc />
@@ -71,6 +71,40 @@ namespace XGrowth.Data.Migrations
                     b.ToTable("clerk_webhook_deliveries", (string)null);
                 });
 
+            modelBuilder.Entity("XGrowth.Data.PostingSchedule", b =>
+                {
+                    b.Property<Guid>("XAccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("x_account_id");
+
+                    b.Property<int>("JitterMinutes")
+                        .HasColumnType("integer")
+                        .HasColumnName("jitter_minutes");
+
+                    b.PrimitiveCollection<int[]>("Slots")
+                        .IsRequired()
+                        .HasColumnType("integer[]")
+                        .HasColumnName("slots");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("time_zone");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("XAccountId")
+                        .HasName("pk_posting_schedules");
+
+                    b.ToTable("posting_schedules", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_posting_schedules_jitter", "jitter_minutes BETWEEN 0 AND 15");
+                        });
+                });
+
             modelBuilder.Entity("XGrowth.Data.ScheduledPost", b =>
                 {
                     b.Property<Guid>("Id")
@@ -116,13 +150,21 @@ namespace XGrowth.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("published_at");
 
+                    b.Property<bool>("Queued")
+                        .HasColumnType("boolean")
+                        .HasColumnName("queued");
+
                     b.Property<DateTimeOffset?>("RequestSentAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("request_sent_at");
 
-                    b.Property<DateTimeOffset>("ScheduledAt")
+                    b.Property<DateTimeOffset?>("ScheduledAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("scheduled_at");
+
+                    b.Property<DateTimeOffset?>("SlotAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("slot_at");
 
                     b.Property<string>("Status")
                         .IsRequired()
@@ -168,7 +210,28 @@ namespace XGrowth.Data.Migrations
                     b.HasIndex("XAccountId", "ScheduledAt")
                         .HasDatabaseName("ix_scheduled_posts_x_account_id_scheduled_at");
 
-                    b.ToTable("scheduled_posts", (string)null);
+                    b.HasIndex(new[] { "XAccountId" }, "ix_scheduled_posts_pending")
+                        .HasDatabaseName("ix_scheduled_posts_pending")
+                        .HasFilter("status IN ('scheduled', 'publishing')");
+
+                    b.HasIndex(new[] { "XAccountId", "SlotAt" }, "ux_scheduled_posts_queue_slot")
+                        .IsUnique()
+                        .HasDatabaseName("ux_scheduled_posts_queue_slot")
+                        .HasFilter("queued AND status NOT IN ('draft', 'cancelled')");
+
+                    b.HasIndex(new[] { "XAccountId", "ScheduledAt" }, "ux_scheduled_posts_queue_time")
+                        .IsUnique()
+                        .HasDatabaseName("ux_scheduled_posts_queue_time")
+                        .HasFilter("queued AND status NOT IN ('draft', 'cancelled')");
+
+                    b.ToTable("scheduled_posts", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_scheduled_posts_draft", "status <> 'draft' OR (scheduled_at IS NULL AND NOT queued)");
+
+                            t.HasCheckConstraint("ck_scheduled_posts_queued_slot", "queued = (slot_at IS NOT NULL)");
+
+                            t.HasCheckConstraint("ck_scheduled_posts_time", "scheduled_at IS NOT NULL OR status IN ('draft', 'cancelled')");
+                        });
                 });
 
             modelBuilder.Entity("XGrowth.Data.User", b =>
@@ -206,6 +269,14 @@ namespace XGrowth.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("last_name");
 
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasDefaultValue("UTC")
+                        .HasColumnName("time_zone");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
@@ -241,6 +312,10 @@ namespace XGrowth.Data.Migrations
                     b.Property<DateTimeOffset>("ConnectedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("connected_at");
+
+                    b.Property<DateTimeOffset?>("QueueFilledThrough")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("queue_filled_through");
 
                     b.Property<DateTimeOffset?>("RateLimitedUntil")
                         .HasColumnType("timestamp with time zone")
@@ -326,6 +401,18 @@ namespace XGrowth.Data.Migrations
                     b.ToTable("x_oauth_states", (string)null);
                 });
 
+            modelBuilder.Entity("XGrowth.Data.PostingSchedule", b =>
+                {
+                    b.HasOne("XGrowth.Data.XAccount", "XAccount")
+                        .WithOne("Schedule")
+                        .HasForeignKey("XGrowth.Data.PostingSchedule", "XAccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_posting_schedules_x_accounts_x_account_id");
+
+                    b.Navigation("XAccount");
+                });
+
             modelBuilder.Entity("XGrowth.Data.ScheduledPost", b =>
                 {
                     b.HasOne("XGrowth.Data.XAccount", "XAccount")
@@ -358,6 +445,8 @@ namespace XGrowth.Data.Migrations
             modelBuilder.Entity("XGrowth.Data.XAccount", b =>
                 {
                     b.Navigation("Posts");
+
+                    b.Navigation("Schedule");
                 });
 #pragma warning restore 612, 618
         }

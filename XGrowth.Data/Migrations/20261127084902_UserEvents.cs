@@ -56,15 +56,15 @@ namespace XGrowth.Data.Migrations
                 -- change others, which are no news to the user.
                 CREATE FUNCTION scheduled_posts_record_event() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
-                    IF TG_OP = 'UPDATE' AND (OLD.text, OLD.scheduled_at, OLD.status, OLD.x_post_id, OLD.published_at, OLD.error)
-                        IS NOT DISTINCT FROM (NEW.text, NEW.scheduled_at, NEW.status, NEW.x_post_id, NEW.published_at, NEW.error) THEN
+                    IF TG_OP = 'UPDATE' AND (OLD.text, OLD.scheduled_at, OLD.status, OLD.x_post_id, OLD.published_at, OLD.error, OLD.queued)
+                        IS NOT DISTINCT FROM (NEW.text, NEW.scheduled_at, NEW.status, NEW.x_post_id, NEW.published_at, NEW.error, NEW.queued) THEN
                         RETURN NULL;
                     END IF;
                     PERFORM record_user_event((SELECT user_id FROM x_accounts WHERE id = NEW.x_account_id), 'post.updated', NEW.id);
                     RETURN NULL;
                 END $$;
                 CREATE TRIGGER scheduled_posts_user_event
-                    AFTER INSERT OR UPDATE OF text, scheduled_at, status, x_post_id, published_at, error ON scheduled_posts
+                    AFTER INSERT OR UPDATE OF text, scheduled_at, status, x_post_id, published_at, error, queued ON scheduled_posts
                     FOR EACH ROW EXECUTE FUNCTION scheduled_posts_record_event();
 
                 -- An account's JSON (GET /api/x-accounts); token refreshes and rate limits are not news.
