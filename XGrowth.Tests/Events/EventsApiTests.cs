@@ -241,12 +241,16 @@ public class EventsApiTests(EventsApiFactory api) : IClassFixture<EventsApiFacto
             lastEventId = ready.Id!;
         }
 
-        // Resuming from ready's id (nothing changed since) replays nothing; the same works from the query string.
+        // Resuming from ready's id replays what changed since; the same works from the query string. It may repeat an
+        // event that committed just before (one whose transaction overlapped: the replay errs on the side of repeating,
+        // and every event carries the current state), never another user's.
         var fourth = (string)(await CreatePost(client, accountId, "fourth"))["id"]!;
         await using var again = await ServerSentEventsClient.OpenAsync(client, path: "/api/events?lastEventId=" + Uri.EscapeDataString(lastEventId));
         var readyAgain = await again.ReadyAsync();
         Assert.True((bool)readyAgain.Json["resumed"]!, readyAgain.Data);
-        Assert.Equal([fourth], again.Seen.Where(f => f.Event == "post.updated").Select(f => (string)f.Json["id"]!));
+        var replayedAgain = again.Seen.Where(f => f.Event == "post.updated").Select(f => (string)f.Json["id"]!).ToList();
+        Assert.Contains(fourth, replayedAgain);
+        Assert.Empty(replayedAgain.Except([first, second, third, fourth]));
     }
 
     [Fact]
