@@ -115,7 +115,8 @@ public sealed class ScheduledPost
 
     public XAccount? XAccount { get; set; }
 
-    public required string Text { get; set; }
+    /// <summary>The texts, in order (position 0 first): a one-part post has one, a thread several (a reply chain on X).</summary>
+    public List<PostPart> Parts { get; set; } = [];
 
     /// <summary>When the post leaves (for a queued post: its slot plus its jitter offset); null only for drafts.</summary>
     public DateTimeOffset? ScheduledAt { get; set; }
@@ -128,9 +129,13 @@ public sealed class ScheduledPost
     /// <summary>The queue slot the post holds (set exactly when <see cref="Queued"/>); no two live posts of an account share one.</summary>
     public DateTimeOffset? SlotAt { get; set; }
 
-    /// <summary>The id X gave the published post.</summary>
+    /// <summary>
+    /// The id X gave the post's first part (the thread's head, where its address on X points), written with that part's
+    /// own id; each part's id is in <see cref="PostPart.XPostId"/>.
+    /// </summary>
     public string? XPostId { get; set; }
 
+    /// <summary>When the last part was published: the whole post is on X.</summary>
     public DateTimeOffset? PublishedAt { get; set; }
 
     /// <summary>Why the post failed or needs the user's attention, in words the user can act on.</summary>
@@ -151,8 +156,9 @@ public sealed class ScheduledPost
     public DateTimeOffset? LeaseUntil { get; set; }
 
     /// <summary>
-    /// Set, and committed, just before the request to X leaves. A claim that expires without it was never sent and
-    /// goes back to <c>scheduled</c>; one with it may have been published and becomes <c>unconfirmed</c>.
+    /// Set, and committed, just before a part's request to X leaves, and cleared with that part's X id when X confirms
+    /// it. A claim that expires without it has no request in the air and goes back to <c>scheduled</c> (resuming at the
+    /// first part without an X id); one with it may have been published and becomes <c>unconfirmed</c>.
     /// </summary>
     public DateTimeOffset? RequestSentAt { get; set; }
 
@@ -182,6 +188,24 @@ public sealed class ScheduledPost
     public DateTimeOffset? DeletedOnXAt { get; set; }
 
     public List<PostMetricReading> MetricReadings { get; set; } = [];
+}
+
+/// <summary>One part of a post: its text, and once on X, the id X gave it.</summary>
+public sealed class PostPart
+{
+    public Guid PostId { get; set; }
+
+    public ScheduledPost? Post { get; set; }
+
+    /// <summary>0 for the first part; each later part is published as a reply to the one before.</summary>
+    public int Position { get; set; }
+
+    public required string Text { get; set; }
+
+    /// <summary>Set, and committed, as soon as X confirms the part, before the next part is sent.</summary>
+    public string? XPostId { get; set; }
+
+    public DateTimeOffset? PublishedAt { get; set; }
 }
 
 public enum ScheduledPostStatus

@@ -20,6 +20,8 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
 
     public DbSet<PostingSchedule> PostingSchedules => Set<PostingSchedule>();
 
+    public DbSet<PostPart> PostParts => Set<PostPart>();
+
     public DbSet<ClerkWebhookDelivery> ClerkWebhookDeliveries => Set<ClerkWebhookDelivery>();
 
     public DbSet<XOAuthState> XOAuthStates => Set<XOAuthState>();
@@ -129,6 +131,14 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
             schedule.HasKey(s => s.XAccountId);
             schedule.Property(s => s.TimeZone).HasMaxLength(64);
             schedule.HasOne(s => s.XAccount).WithOne(a => a.Schedule).HasForeignKey<PostingSchedule>(s => s.XAccountId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<PostPart>(part =>
+        {
+            part.ToTable("post_parts");
+            part.HasKey(p => new { p.PostId, p.Position });
+            part.Property(p => p.XPostId).HasMaxLength(64);
+            part.HasOne(p => p.Post).WithMany(p => p.Parts).HasForeignKey(p => p.PostId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<XOAuthState>(state =>

@@ -34,11 +34,18 @@ public abstract record PublishResult
 /// <remarks>The client has no retry handler: X has no idempotency key, so a retry could post twice.</remarks>
 public sealed class XPostClient(HttpClient http, IOptions<XOptions> options, TimeProvider time)
 {
-    public async Task<PublishResult> CreatePostAsync(string accessToken, string text, CancellationToken cancellationToken)
+    /// <summary>Creates a post; with <paramref name="inReplyTo"/>, as a reply to that post (the next part of a thread).</summary>
+    public async Task<PublishResult> CreatePostAsync(string accessToken, string text, string? inReplyTo, CancellationToken cancellationToken)
     {
+        var body = new JsonObject { ["text"] = text };
+        if (inReplyTo is not null)
+        {
+            body["reply"] = new JsonObject { ["in_reply_to_tweet_id"] = inReplyTo };
+        }
+
         using var request = new HttpRequestMessage(HttpMethod.Post, options.Value.ApiBaseUrl.TrimEnd('/') + "/2/tweets")
         {
-            Content = JsonContent.Create(new JsonObject { ["text"] = text }),
+            Content = JsonContent.Create(body),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
         HttpResponseMessage response;
@@ -55,18 +62,18 @@ public sealed class XPostClient(HttpClient http, IOptions<XOptions> options, Tim
 
         using (response)
         {
-            var body = await SafeReadAsync(response, cancellationToken);
+            var answer = await SafeReadAsync(response, cancellationToken);
             switch ((int)response.StatusCode)
             {
                 case 200 or 201:
-                    var id = (string?)body?["data"]?["id"];
+                    var id = (string?)answer?["data"]?["id"];
                     return id is { Length: > 0 } ? new PublishResult.Published(id) : new PublishResult.Unknown("X answered success without a post id.");
                 case 429:
                     return new PublishResult.RateLimited(Reset(response));
                 case 401:
                     return new PublishResult.Unauthorized();
                 case >= 400 and < 500:
-                    return new PublishResult.Rejected((string?)body?["detail"] ?? (string?)body?["title"] ?? $"X refused the post ({(int)response.StatusCode}).");
+                    return new PublishResult.Rejected((string?)answer?["detail"] ?? (string?)answer?["title"] ?? $"X refused the post ({(int)response.StatusCode}).");
                 default:
                     return new PublishResult.Unknown($"X answered {(int)response.StatusCode}; the post may or may not exist.");
             }

@@ -352,7 +352,7 @@ public static class AnalyticsApi
     private const string Engagements = "r.likes + r.reposts + r.replies + r.quotes + r.bookmarks";
 
     private const string PostColumns = """
-        p.id, p.x_account_id, p.text, p.x_post_id, p.published_at, p.deleted_on_x_at,
+        p.id, p.x_account_id, (SELECT pp.text FROM post_parts AS pp WHERE pp.post_id = p.id AND pp.position = 0), p.x_post_id, p.published_at, p.deleted_on_x_at,
         r.kind, r.read_at, r.impressions, r.likes, r.reposts, r.replies, r.quotes, r.bookmarks, r.url_clicks, r.profile_clicks
         """;
 

@@ -1,7 +1,10 @@
+using System.Buffers;
 using System.Globalization;
 using System.Reflection;
 using System.Security.Claims;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -105,9 +108,16 @@ public static class CalendarApi
     }
 
     // Hand-written rather than EF Core: a month can hold hundreds of posts, and EF Core's materialization of them
-    // costs more than the query itself (measured with bench/CalendarBench). Same columns as PostResponse.FromEntity.
-    private const string PostsInRangeSql = """
-        SELECT p.id, p.x_account_id, p.text, p.scheduled_at, p.status, p.x_post_id, p.published_at, p.error, p.queued
+    // costs more than the query itself (measured with bench/CalendarBench). The values of PostResponse.Rows, each post's
+    // parts as arrays in part order.
+    private const string PostColumns = """
+        p.id, p.x_account_id, p.scheduled_at, p.status, p.published_at, p.error, p.queued,
+        ARRAY(SELECT pp.text FROM post_parts AS pp WHERE pp.post_id = p.id ORDER BY pp.position),
+        ARRAY(SELECT pp.x_post_id FROM post_parts AS pp WHERE pp.post_id = p.id ORDER BY pp.position)
+        """;
+
+    private const string PostsInRangeSql = $"""
+        SELECT {PostColumns}
         FROM scheduled_posts AS p
         JOIN x_accounts AS a ON a.id = p.x_account_id
         WHERE a.user_id = $1 AND p.scheduled_at >= $2 AND p.scheduled_at < $3 AND p.status <> 'cancelled'
@@ -115,8 +125,8 @@ public static class CalendarApi
         """;
 
     // A user's drafts are bounded (PostLimits), oldest first.
-    private const string DraftsSql = """
-        SELECT p.id, p.x_account_id, p.text, p.scheduled_at, p.status, p.x_post_id, p.published_at, p.error, p.queued
+    private const string DraftsSql = $"""
+        SELECT {PostColumns}
         FROM scheduled_posts AS p
         JOIN x_accounts AS a ON a.id = p.x_account_id
         WHERE a.user_id = $1 AND p.status = 'draft'
@@ -140,9 +150,8 @@ public static class CalendarApi
 
     /// <summary>
     /// The calendar's 200 answer, written with a <see cref="Utf8JsonWriter"/> straight to the response: the same JSON
-    /// as serializing <see cref="CalendarResponse"/> (a test compares them), without building the day list and its
-    /// dictionary or going through the serializer's metadata for hundreds of posts. A month is ~290 KiB of JSON and
-    /// this was the largest cost of the endpoint after the query (bench/CalendarBench, perf).
+    /// as serializing <see cref="CalendarResponse"/> (a test compares them), without building the day list. Each post is
+    /// the <see cref="PostResponse"/> every other endpoint answers, serialized as its row is read.
     /// </summary>
     /// <remarks>
     /// The rows are written as they are read, so an answer costs the same little memory whether it holds ten posts or
@@ -154,20 +163,7 @@ public static class CalendarApi
         private static readonly JsonEncodedText DaysName = JsonEncodedText.Encode("days");
         private static readonly JsonEncodedText DateName = JsonEncodedText.Encode("date");
         private static readonly JsonEncodedText PostsName = JsonEncodedText.Encode("posts");
-        private static readonly JsonEncodedText IdName = JsonEncodedText.Encode("id");
-        private static readonly JsonEncodedText XAccountIdName = JsonEncodedText.Encode("xAccountId");
-        private static readonly JsonEncodedText TextName = JsonEncodedText.Encode("text");
-        private static readonly JsonEncodedText ScheduledAtName = JsonEncodedText.Encode("scheduledAt");
-        private static readonly JsonEncodedText StatusName = JsonEncodedText.Encode("status");
-        private static readonly JsonEncodedText XPostIdName = JsonEncodedText.Encode("xPostId");
-        private static readonly JsonEncodedText XPostUrlName = JsonEncodedText.Encode("xPostUrl");
-        private static readonly JsonEncodedText PublishedAtName = JsonEncodedText.Encode("publishedAt");
-        private static readonly JsonEncodedText ErrorName = JsonEncodedText.Encode("error");
-        private static readonly JsonEncodedText QueuedName = JsonEncodedText.Encode("queued");
         private static readonly JsonEncodedText DraftsName = JsonEncodedText.Encode("drafts");
-
-        private static readonly JsonEncodedText[] StatusValues = [.. Enum.GetValues<ScheduledPostStatus>()
-            .Select(status => JsonEncodedText.Encode(JsonNamingPolicy.SnakeCaseLower.ConvertName(status.ToString())))];
 
         private const int FlushEvery = 32 * 1024;
 
@@ -187,6 +183,7 @@ public static class CalendarApi
             // Over the body stream, not the PipeWriter: the writer then keeps its own small buffer, while asking the
             // PipeWriter for room for a long text made Kestrel set aside that much for every post (bench/CalendarMemoryBench).
             await using var writer = new Utf8JsonWriter(response.Body);
+            var postWriter = new PostWriter(httpContext, posts.Links);
             writer.WriteStartObject();
             writer.WriteString(TimeZoneName, zone.Id);
             writer.WriteStartArray(DaysName);
@@ -198,9 +195,9 @@ public static class CalendarApi
                 // Posts come in time order: this day's are those before the next local midnight (the same boundaries
                 // as the query's range), with no time zone conversion per post.
                 var endOfDay = StartOfDay(day.AddDays(1), zone);
-                while (hasRow && reader.GetFieldValue<DateTimeOffset>(3) < endOfDay)
+                while (hasRow && reader.GetFieldValue<DateTimeOffset>(2) < endOfDay)
                 {
-                    WritePost(writer, reader, posts.Links);
+                    postWriter.Write(writer, reader);
                     hasRow = await reader.ReadAsync(cancellationToken);
                     await FlushWhenFullAsync(writer, cancellationToken);
                 }
@@ -221,7 +218,7 @@ public static class CalendarApi
                 writer.WriteStartArray(DraftsName);
                 while (await draftRows.ReadAsync(cancellationToken))
                 {
-                    WritePost(writer, draftRows, posts.Links);
+                    postWriter.Write(writer, draftRows);
                     await FlushWhenFullAsync(writer, cancellationToken);
                 }
 
@@ -247,50 +244,41 @@ public static class CalendarApi
             }
         }
 
-        /// <summary>One row of <see cref="PostsInRangeSql"/>, as <see cref="PostResponse"/> serializes.</summary>
-        private static void WritePost(Utf8JsonWriter writer, NpgsqlDataReader row, XPostLinks links)
+        /// <summary>
+        /// Writes a row of <see cref="PostColumns"/> as the <see cref="PostResponse"/> every other endpoint answers, with
+        /// the same serializer. It is serialized to a buffer and copied in: the serializer flushes the writer it is given,
+        /// synchronously, which the response body refuses.
+        /// </summary>
+        private sealed class PostWriter(HttpContext httpContext, XPostLinks links)
         {
-            SnakeCaseEnumConverter<ScheduledPostStatus>.TryParse(row.GetString(4), out var status);
-            var xPostId = row.IsDBNull(5) ? null : row.GetString(5);
-            writer.WriteStartObject();
-            writer.WriteString(IdName, row.GetGuid(0));
-            writer.WriteString(XAccountIdName, row.GetGuid(1));
-            writer.WriteString(TextName, row.GetString(2));
-            if (row.IsDBNull(3))
+            private readonly JsonTypeInfo<PostResponse> _json = (JsonTypeInfo<PostResponse>)httpContext.RequestServices
+                .GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions.GetTypeInfo(typeof(PostResponse));
+
+            private readonly ArrayBufferWriter<byte> _buffer = new();
+            private Utf8JsonWriter? _post;
+
+            public void Write(Utf8JsonWriter writer, NpgsqlDataReader row)
             {
-                writer.WriteNull(ScheduledAtName);
-            }
-            else
-            {
-                writer.WriteString(ScheduledAtName, row.GetFieldValue<DateTimeOffset>(3));
+                _post ??= new Utf8JsonWriter(_buffer);
+                JsonSerializer.Serialize(_post, PostResponse.From(Read(row), links), _json);
+                writer.WriteRawValue(_buffer.WrittenSpan, skipInputValidation: true);
+                _buffer.ResetWrittenCount();
+                _post.Reset();
             }
 
-            writer.WriteString(StatusName, StatusValues[(int)status]);
-            WriteStringOrNull(writer, XPostIdName, xPostId);
-            WriteStringOrNull(writer, XPostUrlName, links.UrlOf(xPostId));
-            if (row.IsDBNull(6))
+            private static PostRow Read(NpgsqlDataReader row)
             {
-                writer.WriteNull(PublishedAtName);
-            }
-            else
-            {
-                writer.WriteString(PublishedAtName, row.GetFieldValue<DateTimeOffset>(6));
-            }
+                SnakeCaseEnumConverter<ScheduledPostStatus>.TryParse(row.GetString(3), out var status);
+                var texts = row.GetFieldValue<string[]>(7);
+                var xPostIds = row.GetFieldValue<string?[]>(8);
+                var parts = new List<PartRow>(texts.Length);
+                for (var i = 0; i < texts.Length; i++)
+                {
+                    parts.Add(new PartRow(texts[i], xPostIds[i]));
+                }
 
-            WriteStringOrNull(writer, ErrorName, row.IsDBNull(7) ? null : row.GetString(7));
-            writer.WriteBoolean(QueuedName, row.GetBoolean(8));
-            writer.WriteEndObject();
-        }
-
-        private static void WriteStringOrNull(Utf8JsonWriter writer, JsonEncodedText name, string? value)
-        {
-            if (value is null)
-            {
-                writer.WriteNull(name);
-            }
-            else
-            {
-                writer.WriteString(name, value);
+                return new PostRow(row.GetGuid(0), row.GetGuid(1), row.IsDBNull(2) ? null : row.GetFieldValue<DateTimeOffset>(2), status,
+                    row.IsDBNull(4) ? null : row.GetFieldValue<DateTimeOffset>(4), row.IsDBNull(5) ? null : row.GetString(5), row.GetBoolean(6), parts);
             }
         }
 

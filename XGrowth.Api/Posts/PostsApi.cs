@@ -30,18 +30,25 @@ public static partial class PostsApi
     /// <summary>The longest text accepted, in UTF-16 code units, before X's weighted length is even counted.</summary>
     public const int MaxTextChars = 10_000;
 
+    /// <summary>The most parts a thread may have.</summary>
+    public const int MaxParts = 25;
+
     public static RouteGroupBuilder MapPostsApi(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/api/posts").WithTags("Posts").RequireAuthorization().WithJsonBodyLimit()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
         group.MapPost("/", CreateAsync).WithName("createPost").WithWriteRateLimit()
             .WithSummary("Create a post")
-            .WithDescription("Creates a post on one of the user's X accounts: at `scheduledAt` (with an offset, within a year), into the " +
+            .WithDescription("Creates a post on one of the user's X accounts: `text` for a single post, or `parts` (1 to 25) for a thread " +
+                "published as a reply chain, not both; at `scheduledAt` (with an offset, within a year), into the " +
                 "account's queue with `queue: true` (the earliest free slot at least a minute ahead), or, with neither, a draft.")
             .WithRequestExample(new JsonObject
             {
                 ["xAccountId"] = "0193a3c5-7b2e-7d41-9a53-2f1e8b6c4d10",
-                ["text"] = "Shipping threads next week. What should they do first?",
+                ["parts"] = new JsonArray(
+                    new JsonObject { ["text"] = "Threads are here. What they do, in three posts:" },
+                    new JsonObject { ["text"] = "1. Every part is checked against X's length rules before it is scheduled." },
+                    new JsonObject { ["text"] = "2. Parts go out in order, each a reply to the one before, and never twice." }),
                 ["scheduledAt"] = "2027-03-01T09:00:00+01:00",
             })
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -53,8 +60,8 @@ public static partial class PostsApi
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPatch("/{id:guid}", UpdateAsync).WithName("updatePost").WithWriteRateLimit()
             .WithSummary("Edit a post")
-            .WithDescription("Changes the text, the time or both of a post that has not started publishing (of a draft, only the text); " +
-                "a field left out is kept. A new time takes a queued post out of the queue.")
+            .WithDescription("Changes the text (`text` or `parts`, not both), the time or both of a post that has not started publishing " +
+                "(of a draft, only the text); a field left out is kept. A new time takes a queued post out of the queue. Parts already on X cannot be changed.")
             .WithRequestExample(new JsonObject { ["scheduledAt"] = "2027-03-01T12:30:00+01:00" })
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapDelete("/{id:guid}", CancelAsync).WithName("cancelPost").WithWriteRateLimit()
@@ -72,7 +79,8 @@ public static partial class PostsApi
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapPost("/{id:guid}/retry", RetryAsync).WithName("retryPost").WithWriteRateLimit()
             .WithSummary("Retry a post")
-            .WithDescription("Publishes again, now, a post that is unconfirmed (check X first: it may be there), missed or failed.")
+            .WithDescription("Publishes again, now, a post that is unconfirmed (check X first: it may be there), missed or failed. " +
+                "A thread continues from its first part without an X id.")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapPost("/{id:guid}/dismiss", DismissAsync).WithName("dismissPost").WithWriteRateLimit()
             .WithSummary("Dismiss a post")
@@ -96,7 +104,7 @@ public static partial class PostsApi
         Guid id, ClaimsPrincipal user, PostServices services, bool retry, CancellationToken cancellationToken)
     {
         var userId = user.ClerkUserId();
-        var post = await services.Db.ScheduledPosts.Include(p => p.XAccount)
+        var post = await services.Db.ScheduledPosts.Include(p => p.XAccount).Include(p => p.Parts)
             .SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, cancellationToken);
         if (post is null)
         {
@@ -143,10 +151,18 @@ public static partial class PostsApi
 
     /// <summary>A new post: at <c>scheduledAt</c>, or into the account's queue with <c>queue: true</c>, or a draft with neither.</summary>
     [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-    public sealed record CreatePostRequest(Guid? XAccountId, string? Text, [property: DataType(DataType.DateTime)] string? ScheduledAt = null, bool? Queue = null);
+    /// <remarks>The text is <c>text</c> (one part) or <c>parts</c> (a thread), one of them.</remarks>
+    public sealed record CreatePostRequest(
+        Guid? XAccountId, string? Text = null, IReadOnlyList<PostPartRequest?>? Parts = null,
+        [property: DataType(DataType.DateTime)] string? ScheduledAt = null, bool? Queue = null);
 
     [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-    public sealed record UpdatePostRequest(string? Text = null, [property: DataType(DataType.DateTime)] string? ScheduledAt = null);
+    public sealed record UpdatePostRequest(
+        string? Text = null, IReadOnlyList<PostPartRequest?>? Parts = null, [property: DataType(DataType.DateTime)] string? ScheduledAt = null);
+
+    /// <summary>One part of a thread.</summary>
+    [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+    public sealed record PostPartRequest(string? Text);
 
     public sealed record PostServices(XGrowthDbContext Db, TimeProvider Time, XPostLinks Links, Microsoft.Extensions.Options.IOptions<PostLimitsOptions> Limits);
 
@@ -168,7 +184,7 @@ public static partial class PostsApi
             errors["xAccountId"] = ["xAccountId is required."];
         }
 
-        var text = ValidateText(request.Text, required: true, errors);
+        var texts = ValidateParts(request.Text, request.Parts, required: true, errors);
         var timing = ValidateTiming(request.ScheduledAt, request.Queue, draftAllowed: true, services.Time, errors);
         if (errors.Count > 0)
         {
@@ -195,7 +211,7 @@ public static partial class PostsApi
             {
                 Id = Guid.CreateVersion7(now),
                 XAccountId = account.Id,
-                Text = text!,
+                Parts = [.. texts!.Select((text, position) => new PostPart { Position = position, Text = text })],
                 Status = ScheduledPostStatus.Draft,
                 CreatedAt = now,
                 UpdatedAt = now,
@@ -302,7 +318,7 @@ public static partial class PostsApi
         }
 
         var items = (await posts.OrderBy(p => p.ScheduledAt).ThenBy(p => p.Id).Take(limit + 1)
-            .Select(PostResponse.FromEntity).ToListAsync(cancellationToken)).ConvertAll(p => p.WithLink(services.Links));
+            .Select(PostResponse.Rows).ToListAsync(cancellationToken)).ConvertAll(row => PostResponse.From(row, services.Links));
         string? next = null;
         if (items.Count > limit)
         {
@@ -319,19 +335,19 @@ public static partial class PostsApi
         var userId = user.ClerkUserId();
         var post = await services.Db.ScheduledPosts.AsNoTracking()
             .Where(p => p.Id == id && p.XAccount!.UserId == userId)
-            .Select(PostResponse.FromEntity).SingleOrDefaultAsync(cancellationToken);
-        return post is null ? ApiProblems.NotFound("Post not found.") : TypedResults.Ok(post.WithLink(services.Links));
+            .Select(PostResponse.Rows).SingleOrDefaultAsync(cancellationToken);
+        return post is null ? ApiProblems.NotFound("Post not found.") : TypedResults.Ok(PostResponse.From(post, services.Links));
     }
 
     internal static async Task<Results<Ok<PostResponse>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
         Guid id, UpdatePostRequest request, ClaimsPrincipal user, [AsParameters] PostServices services, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        var text = ValidateText(request.Text, required: false, errors);
+        var texts = ValidateParts(request.Text, request.Parts, required: false, errors);
         var scheduledAt = ValidateScheduledAt(request.ScheduledAt, required: false, services.Time, errors);
-        if (text is null && scheduledAt is null && errors.Count == 0)
+        if (texts is null && scheduledAt is null && errors.Count == 0)
         {
-            errors[""] = ["Give text, scheduledAt or both."];
+            errors[""] = ["Give text (or parts), scheduledAt or both."];
         }
 
         if (errors.Count > 0)
@@ -345,7 +361,7 @@ public static partial class PostsApi
         {
             var (post, problem) = await db.InTransactionAsync(async ct =>
             {
-                var post = await db.ScheduledPosts.SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, ct);
+                var post = await db.ScheduledPosts.Include(p => p.Parts).SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, ct);
                 if (post is null)
                 {
                     return ((ScheduledPost?)null, (ProblemHttpResult?)ApiProblems.NotFound("Post not found."));
@@ -362,7 +378,18 @@ public static partial class PostsApi
                     return (null, NotEditable(post.Status));
                 }
 
-                post.Text = text ?? post.Text;
+                if (texts is not null)
+                {
+                    if (post.Parts.Any(part => part.XPostId is not null))
+                    {
+                        // A thread interrupted mid-way (rate limited, or retried) has parts on X already: the rest must reply to them.
+                        return (null, ApiProblems.Conflict("Post partly published",
+                            "Some parts of this post are already on X; its text can no longer be changed. Change its time, or cancel it."));
+                    }
+
+                    ReplaceParts(post, texts);
+                }
+
                 if (scheduledAt is not null)
                 {
                     // A time of its own: out of the queue. Its old instant (and slot) may be the queue's earliest free one now.
@@ -433,47 +460,107 @@ public static partial class PostsApi
         return TypedResults.NoContent();
     }
 
+    /// <summary>Gives the post these texts, updating parts in place (a part's key is its position), adding or removing the rest.</summary>
+    private static void ReplaceParts(ScheduledPost post, IReadOnlyList<string> texts)
+    {
+        post.Parts.Sort((a, b) => a.Position.CompareTo(b.Position));
+        for (var position = 0; position < texts.Count; position++)
+        {
+            if (position < post.Parts.Count)
+            {
+                post.Parts[position].Text = texts[position];
+            }
+            else
+            {
+                post.Parts.Add(new PostPart { Position = position, Text = texts[position] });
+            }
+        }
+
+        post.Parts.RemoveRange(texts.Count, post.Parts.Count - texts.Count);
+    }
+
     private static ProblemHttpResult NotEditable(ScheduledPostStatus status) =>
         ApiProblems.Conflict("Post can no longer be changed",
             $"The post is {SnakeCaseEnumConverter<ScheduledPostStatus>.NameOf(status)}; only drafts and scheduled posts can be changed or cancelled.");
 
-    private static string? ValidateText(string? text, bool required, Dictionary<string, string[]> errors)
+    /// <summary>
+    /// The post's texts, normalized, from <c>text</c> (one part) or <c>parts</c>; null (with the reasons in
+    /// <paramref name="errors"/>) when they are not valid, or when neither was given.
+    /// </summary>
+    private static List<string>? ValidateParts(string? text, IReadOnlyList<PostPartRequest?>? parts, bool required, Dictionary<string, string[]> errors)
     {
-        if (text is null)
+        if (text is not null && parts is not null)
         {
-            if (required)
-            {
-                errors["text"] = ["text is required."];
-            }
-
+            errors["parts"] = ["Give text (a single post) or parts (a thread), not both."];
             return null;
         }
+
+        if (parts is null)
+        {
+            if (text is null && required)
+            {
+                errors["text"] = ["text or parts is required."];
+                return null;
+            }
+
+            return text is null ? null : ValidateText(text, "text", errors) is { } single ? [single] : null;
+        }
+
+        if (parts.Count is < 1 or > MaxParts)
+        {
+            errors["parts"] = [$"parts must have 1 to {MaxParts} items; it has {parts.Count}."];
+            return null;
+        }
+
+        var texts = new List<string>(parts.Count);
+        for (var i = 0; i < parts.Count; i++)
+        {
+            var key = $"parts[{i}].text";
+            if (parts[i] is not { } part)
+            {
+                errors[$"parts[{i}]"] = ["A part must be an object with text."];
+            }
+            else if (part.Text is null)
+            {
+                errors[key] = ["text is required."];
+            }
+            else if (ValidateText(part.Text, key, errors) is { } valid)
+            {
+                texts.Add(valid);
+            }
+        }
+
+        return texts.Count == parts.Count ? texts : null;
+    }
+
+    private static string? ValidateText(string text, string key, Dictionary<string, string[]> errors)
+    {
 
         if (text.Length > MaxTextChars)
         {
             // No text this long can be a valid post (even a text of the longest URLs X counts as 23 each): refused
             // before it is counted or stored, which bounds what one post can weigh in the database and the calendar.
-            errors["text"] = [$"text is {text.Length} characters long; the most a post's text may have is {MaxTextChars}."];
+            errors[key] = [$"text is {text.Length} characters long; the most a post's text may have is {MaxTextChars}."];
             return null;
         }
 
         var normalized = PostText.Normalize(text);
         if (string.IsNullOrWhiteSpace(normalized))
         {
-            errors["text"] = ["text must not be empty."];
+            errors[key] = ["text must not be empty."];
         }
         else if (normalized.Contains('\0', StringComparison.Ordinal))
         {
-            errors["text"] = ["text must not contain NUL characters."];
+            errors[key] = ["text must not contain NUL characters."];
         }
         else if (PostText.Parse(normalized) is { Valid: false } parsed)
         {
-            errors["text"] = parsed.WeightedLength > PostText.MaxWeightedLength
+            errors[key] = parsed.WeightedLength > PostText.MaxWeightedLength
                 ? [$"text is {parsed.WeightedLength} characters as X counts them (URLs 23, CJK and emoji 2); the limit is {PostText.MaxWeightedLength}."]
                 : ["text must not contain U+FEFF, U+FFFE or U+FFFF (X refuses them)."];
         }
 
-        return errors.ContainsKey("text") ? null : normalized;
+        return errors.ContainsKey(key) ? null : normalized;
     }
 
     private static DateTimeOffset? ValidateScheduledAt(string? value, bool required, TimeProvider time, Dictionary<string, string[]> errors)

@@ -171,7 +171,7 @@ public static class QueueApi
         // One indexed range read (x_account_id, scheduled_at): a queued post leaves within the jitter margin of its slot.
         var margin = TimeSpan.FromMinutes(PostingWeek.MaxJitterMinutes);
         var (from, to) = (slots[0] - margin, slots[^1] + margin);
-        var posts = await db.ScheduledPosts.AsNoTracking()
+        var posts = await db.ScheduledPosts.AsNoTracking().Include(p => p.Parts)
             .Where(p => p.XAccountId == id && p.ScheduledAt >= from && p.ScheduledAt <= to && p.Status != ScheduledPostStatus.Cancelled)
             .ToListAsync(cancellationToken);
         // A slot shows the queued post that holds it, else a post with a time of its own at that instant.
@@ -235,8 +235,8 @@ public static class QueueApi
         }
 
         var ids = order.ToArray();
-        var byId = await db.ScheduledPosts.AsNoTracking().Where(p => ids.Contains(p.Id)).Select(PostResponse.FromEntity).ToDictionaryAsync(p => p.Id, cancellationToken);
-        return TypedResults.Ok(placed.ConvertAll(p => new QueueSlot(p.Slot.ToDateTimeOffset(), byId[p.Id].WithLink(services.Links))));
+        var byId = await db.ScheduledPosts.AsNoTracking().Where(p => ids.Contains(p.Id)).Select(PostResponse.Rows).ToDictionaryAsync(p => p.Id, cancellationToken);
+        return TypedResults.Ok(placed.ConvertAll(p => new QueueSlot(p.Slot.ToDateTimeOffset(), PostResponse.From(byId[p.Id], services.Links))));
     }
 
     private static int[] ValidateSlots(IReadOnlyList<SlotJson?>? slots, Dictionary<string, string[]> errors)

@@ -231,6 +231,36 @@ namespace XGrowth.Data.Migrations
                     b.ToTable("post_metric_readings", (string)null);
                 });
 
+            modelBuilder.Entity("XGrowth.Data.PostPart", b =>
+                {
+                    b.Property<Guid>("PostId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("post_id");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("integer")
+                        .HasColumnName("position");
+
+                    b.Property<DateTimeOffset?>("PublishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("published_at");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("text");
+
+                    b.Property<string>("XPostId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("x_post_id");
+
+                    b.HasKey("PostId", "Position")
+                        .HasName("pk_post_parts");
+
+                    b.ToTable("post_parts", (string)null);
+                });
+
             modelBuilder.Entity("XGrowth.Data.PostingSchedule", b =>
                 {
                     b.Property<Guid>("XAccountId")
@@ -339,11 +369,6 @@ namespace XGrowth.Data.Migrations
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)")
                         .HasColumnName("status");
-
-                    b.Property<string>("Text")
-                        .IsRequired()
-                        .HasColumnType("text")
-                        .HasColumnName("text");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
@@ -613,6 +638,18 @@ namespace XGrowth.Data.Migrations
                     b.Navigation("ScheduledPost");
                 });
 
+            modelBuilder.Entity("XGrowth.Data.PostPart", b =>
+                {
+                    b.HasOne("XGrowth.Data.ScheduledPost", "Post")
+                        .WithMany("Parts")
+                        .HasForeignKey("PostId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_post_parts_scheduled_posts_post_id");
+
+                    b.Navigation("Post");
+                });
+
             modelBuilder.Entity("XGrowth.Data.PostingSchedule", b =>
                 {
                     b.HasOne("XGrowth.Data.XAccount", "XAccount")
@@ -652,6 +689,8 @@ namespace XGrowth.Data.Migrations
             modelBuilder.Entity("XGrowth.Data.ScheduledPost", b =>
                 {
                     b.Navigation("MetricReadings");
+
+                    b.Navigation("Parts");
                 });
 
             modelBuilder.Entity("XGrowth.Data.User", b =>

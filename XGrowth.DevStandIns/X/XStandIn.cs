@@ -16,6 +16,7 @@ namespace XGrowth.DevStandIns.X;
 /// </summary>
 /// <remarks>
 /// Texts can ask for X's failures, to try them locally and in tests: <c>[500]</c> fails creating nothing,
+/// <c>[500once]</c> does so the first time its text is sent only,
 /// <c>[dup]</c> is refused as duplicate content, <c>[429]</c> is rate limited once (reset in 2 s), <c>[slow]</c>
 /// answers after <see cref="SlowAnswerDelay"/>, having created the post.
 /// </remarks>
@@ -37,6 +38,7 @@ public sealed partial class XStandIn
     private readonly State _state;
     private readonly ConcurrentDictionary<string, Code> _codes = new();
     private readonly ConcurrentDictionary<string, int> _rateLimitedOnce = new();
+    private readonly ConcurrentDictionary<string, int> _failedOnce = new();
     private int _refreshCalls;
 
     public XStandIn(IOptions<StandInsOptions> options)
@@ -345,6 +347,11 @@ public sealed partial class XStandIn
 
             await Task.Delay(CreatePostDelayFor(text));
             if (text.Contains("[500]", StringComparison.Ordinal))
+            {
+                return Problem(500, "Internal Server Error", "Something went wrong. Try again later.");
+            }
+
+            if (text.Contains("[500once]", StringComparison.Ordinal) && _failedOnce.TryAdd(text, 1))
             {
                 return Problem(500, "Internal Server Error", "Something went wrong. Try again later.");
             }

@@ -39,8 +39,10 @@ public class AnalyticsApiTests(ApiFactory api) : IClassFixture<ApiFactory>
     {
         var id = Guid.CreateVersion7();
         await using (var command = api.Database.CreateCommand("""
-            INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, x_post_id, published_at, attempts, created_at, updated_at)
-            VALUES ($1, $2, 'post text', $3, 'published', $4, $3, 1, $3, $3)
+            WITH post AS (
+                INSERT INTO scheduled_posts (id, x_account_id, scheduled_at, status, x_post_id, published_at, attempts, created_at, updated_at)
+                VALUES ($1, $2, $3, 'published', $4, $3, 1, $3, $3) RETURNING id, x_post_id, published_at)
+            INSERT INTO post_parts (post_id, position, text, x_post_id, published_at) SELECT id, 0, 'post text', x_post_id, published_at FROM post
             """))
         {
             command.Parameters.Add(new NpgsqlParameter { Value = id });

@@ -43,8 +43,10 @@ internal static class AnalyticsTestData
         var xPostId = api.X.AddPost(account.XUserId, "x_" + account.XUserId[..6], $"analytics {Guid.NewGuid():N}", publishedAt);
         var id = Guid.CreateVersion7();
         await using var command = api.Database.CreateCommand("""
-            INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, x_post_id, published_at, metrics_due_at, attempts, created_at, updated_at)
-            VALUES ($1, $2, 'analytics test post', $3, 'published', $4, $3, $3 + interval '1 hour', 1, $3, $3)
+            WITH post AS (
+                INSERT INTO scheduled_posts (id, x_account_id, scheduled_at, status, x_post_id, published_at, metrics_due_at, attempts, created_at, updated_at)
+                VALUES ($1, $2, $3, 'published', $4, $3, $3 + interval '1 hour', 1, $3, $3) RETURNING id, x_post_id, published_at)
+            INSERT INTO post_parts (post_id, position, text, x_post_id, published_at) SELECT id, 0, 'analytics test post', x_post_id, published_at FROM post
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = id });
         command.Parameters.Add(new NpgsqlParameter { Value = account.Id });

@@ -74,7 +74,10 @@ public class CalendarApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         async Task Set(string id, string status, string? xPostId, string? error)
         {
             await using var update = api.Database.CreateCommand(
-                "UPDATE scheduled_posts SET status = $2, x_post_id = $3, published_at = $4, error = $5 WHERE id = $1::uuid");
+                """
+                WITH part AS (UPDATE post_parts SET x_post_id = $3, published_at = $4 WHERE post_id = $1::uuid AND position = 0)
+                UPDATE scheduled_posts SET status = $2, x_post_id = $3, published_at = $4, error = $5 WHERE id = $1::uuid
+                """);
             update.Parameters.Add(new Npgsql.NpgsqlParameter { Value = id });
             update.Parameters.Add(new Npgsql.NpgsqlParameter { Value = status });
             update.Parameters.Add(new Npgsql.NpgsqlParameter { Value = (object?)xPostId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });

@@ -86,6 +86,20 @@ export async function everyDocumentedCall(accountId: string, postId: string): Pr
   // Into the account's queue, or a draft (neither time nor queue).
   await api.POST("/api/posts", { headers: auth, body: { xAccountId: accountId, text: "Next free slot", queue: true } });
   await api.POST("/api/posts", { headers: auth, body: { xAccountId: accountId, text: "Later, maybe" } });
+  // A thread: parts published in order, each a reply to the one before.
+  const thread = await api.POST("/api/posts", {
+    headers: auth,
+    body: {
+      xAccountId: accountId,
+      parts: [{ text: "A thread, part 1" }, { text: "Part 2" }, { text: "Part 3" }],
+      scheduledAt: "2026-12-01T09:00:00+01:00",
+    },
+  });
+  for (const part of thread.data?.parts ?? []) {
+    const media: string[] = part.media.map((m) => m.id);
+    seen.push(part.text, part.xPostId ?? "", part.xPostUrl ?? "", ...media);
+  }
+  await api.PATCH("/api/posts/{id}", { headers: auth, params: { path: { id: postId } }, body: { parts: [{ text: "One" }, { text: "Two" }] } });
   await api.POST("/api/posts/{id}/schedule", { headers: auth, params: { path: { id: postId } }, body: { queue: true } });
   await api.POST("/api/posts/{id}/schedule", { headers: auth, params: { path: { id: postId } }, body: { scheduledAt: "2026-12-03T09:00:00+01:00" } });
   await api.POST("/api/posts/{id}/unschedule", { headers: auth, params: { path: { id: postId } } });
@@ -198,8 +212,10 @@ export async function misuses(accountId: string, postId: string): Promise<void> 
   await api.GET("/api/posts", { params: { query: { status: "pending" } } });
   // @ts-expect-error limit is a number
   await api.GET("/api/posts", { params: { query: { limit: "50" } } });
-  // @ts-expect-error a post needs its text
-  await api.POST("/api/posts", { body: { xAccountId: accountId, scheduledAt: "2026-12-01T09:00:00Z" } });
+  // @ts-expect-error a post needs its account
+  await api.POST("/api/posts", { body: { text: "Whose?", scheduledAt: "2026-12-01T09:00:00Z" } });
+  // @ts-expect-error every part needs its text
+  await api.POST("/api/posts", { body: { xAccountId: accountId, parts: [{}], scheduledAt: "2026-12-01T09:00:00Z" } });
   // @ts-expect-error text is a string, never null
   await api.PATCH("/api/posts/{id}", { params: { path: { id: postId } }, body: { text: null } });
   // (An unknown body field is refused by the API with a 400 and marked `additionalProperties: false`, but TypeScript

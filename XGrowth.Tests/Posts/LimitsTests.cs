@@ -27,9 +27,11 @@ public class LimitsTests(ApiFactory api) : IClassFixture<ApiFactory>
     private async Task AddPendingAsync(Guid accountId, int count)
     {
         await using var command = api.Database.CreateCommand("""
-            INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, created_at, updated_at, attempts)
-            SELECT gen_random_uuid(), $1, 'seeded ' || n, now() + interval '1 day' + n * interval '1 minute', 'scheduled', now(), now(), 0
-            FROM generate_series(1, $2) AS n
+            WITH posts AS (
+                INSERT INTO scheduled_posts (id, x_account_id, scheduled_at, status, created_at, updated_at, attempts)
+                SELECT gen_random_uuid(), $1, now() + interval '1 day' + n * interval '1 minute', 'scheduled', now(), now(), 0
+                FROM generate_series(1, $2) AS n RETURNING id)
+            INSERT INTO post_parts (post_id, position, text) SELECT id, 0, 'seeded ' || id FROM posts
             """);
         command.Parameters.Add(new() { Value = accountId });
         command.Parameters.Add(new() { Value = count });

@@ -141,9 +141,11 @@ public class ClerkWebhookEndpointTests(ApiFactory api) : IClassFixture<ApiFactor
         await using (var insert = api.Database.CreateCommand("""
             WITH account AS (
                 INSERT INTO x_accounts (id, user_id, x_user_id, username, status, connected_at, updated_at)
-                VALUES ($1, $2, '12345', 'ada_x', 'connected', now(), now()) RETURNING id)
-            INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, created_at, updated_at)
-            SELECT gen_random_uuid(), id, 'hello', now() + interval '1 day', 'scheduled', now(), now() FROM account
+                VALUES ($1, $2, '12345', 'ada_x', 'connected', now(), now()) RETURNING id),
+            post AS (
+                INSERT INTO scheduled_posts (id, x_account_id, scheduled_at, status, created_at, updated_at)
+                SELECT gen_random_uuid(), id, now() + interval '1 day', 'scheduled', now(), now() FROM account RETURNING id)
+            INSERT INTO post_parts (post_id, position, text) SELECT id, 0, 'hello' FROM post
             """))
         {
             insert.Parameters.Add(new() { Value = accountId });

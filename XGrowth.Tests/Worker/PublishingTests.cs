@@ -238,10 +238,14 @@ public class PublishingTests(ApiFactory api) : IClassFixture<ApiFactory>
         var neverSent = Guid.NewGuid();
         var maybeSent = Guid.NewGuid();
         await using (var seed = api.Database.CreateCommand("""
-            INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, created_at, updated_at, attempts, attempt_id, claimed_by, lease_until, request_sent_at)
-            VALUES ($1, $4, 'missed ' || $5, now() - interval '2 hours', 'scheduled', now(), now(), 0, NULL, NULL, NULL, NULL),
-                   ($2, $4, 'never sent ' || $5, now() - interval '1 minute', 'publishing', now(), now(), 1, gen_random_uuid(), 'crashed', now() - interval '1 second', NULL),
-                   ($3, $4, 'maybe sent ' || $5, now() - interval '1 minute', 'publishing', now(), now(), 1, gen_random_uuid(), 'crashed', now() - interval '1 second', now() - interval '50 seconds')
+            WITH posts AS (
+                INSERT INTO scheduled_posts (id, x_account_id, scheduled_at, status, created_at, updated_at, attempts, attempt_id, claimed_by, lease_until, request_sent_at)
+                VALUES ($1, $4, now() - interval '2 hours', 'scheduled', now(), now(), 0, NULL, NULL, NULL, NULL),
+                       ($2, $4, now() - interval '1 minute', 'publishing', now(), now(), 1, gen_random_uuid(), 'crashed', now() - interval '1 second', NULL),
+                       ($3, $4, now() - interval '1 minute', 'publishing', now(), now(), 1, gen_random_uuid(), 'crashed', now() - interval '1 second', now() - interval '50 seconds')
+                RETURNING id)
+            INSERT INTO post_parts (post_id, position, text)
+            SELECT id, 0, CASE id WHEN $1 THEN 'missed ' WHEN $2 THEN 'never sent ' ELSE 'maybe sent ' END || $5 FROM posts
             """))
         {
             seed.Parameters.Add(new() { Value = missed });
@@ -272,8 +276,10 @@ public class RetryAndDismissTests(ApiFactory api) : IClassFixture<ApiFactory>
     {
         var id = Guid.NewGuid();
         await using var seed = api.Database.CreateCommand("""
-            INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, error, created_at, updated_at, attempts)
-            VALUES ($1, $2, 'needs a decision', now() - interval '10 minutes', $3, 'X answered 503', now(), now(), 1)
+            WITH post AS (
+                INSERT INTO scheduled_posts (id, x_account_id, scheduled_at, status, error, created_at, updated_at, attempts)
+                VALUES ($1, $2, now() - interval '10 minutes', $3, 'X answered 503', now(), now(), 1) RETURNING id)
+            INSERT INTO post_parts (post_id, position, text) SELECT id, 0, 'needs a decision' FROM post
             """);
         seed.Parameters.Add(new() { Value = id });
         seed.Parameters.Add(new() { Value = accountId });

@@ -45,8 +45,10 @@ public class XAccountsApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         using var created = await client.PostAsJsonAsync("/api/posts", new { xAccountId = accountId, text = "pending", scheduledAt = InAnHour }, Ct);
         var postId = (string)(await created.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
         await using (var published = api.Database.CreateCommand("""
-            INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, x_post_id, created_at, updated_at)
-            VALUES (gen_random_uuid(), $1, 'already out', now() - interval '1 day', 'published', '1799', now(), now())
+            WITH post AS (
+                INSERT INTO scheduled_posts (id, x_account_id, scheduled_at, status, x_post_id, created_at, updated_at)
+                VALUES (gen_random_uuid(), $1, now() - interval '1 day', 'published', '1799', now(), now()) RETURNING id)
+            INSERT INTO post_parts (post_id, position, text, x_post_id) SELECT id, 0, 'already out', '1799' FROM post
             """))
         {
             published.Parameters.Add(new() { Value = accountId });

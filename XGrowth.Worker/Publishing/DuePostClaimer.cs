@@ -8,12 +8,15 @@ namespace XGrowth.Worker.Publishing;
 /// The account's encrypted access token comes with the claim, so that a post whose token is fresh needs no further read.
 /// <see cref="Attempts"/> is the count before this attempt (see <see cref="DuePostClaimer"/> for what counts).
 /// </remarks>
-public sealed record ClaimedPost(Guid Id, Guid XAccountId, string Text, DateTimeOffset ScheduledAt, DateTimeOffset? NotBefore, Guid AttemptId, int Attempts,
+public sealed record ClaimedPost(Guid Id, Guid XAccountId, DateTimeOffset ScheduledAt, DateTimeOffset? NotBefore, Guid AttemptId, int Attempts,
     string? AccessTokenProtected = null, DateTimeOffset? AccessTokenExpiresAt = null, string? CreationTraceParent = null)
 {
     /// <summary>When the request should leave: the scheduled time, or later after a back-off.</summary>
     public DateTimeOffset FireAt => NotBefore > ScheduledAt ? NotBefore.Value : ScheduledAt;
 }
+
+/// <summary>A part of a claimed post: <see cref="XPostId"/> is set when it is on X already (sent by an earlier attempt).</summary>
+public sealed record ClaimedPart(int Position, string Text, string? XPostId);
 
 /// <summary>
 /// The publishing state machine in SQL: claims due posts (<c>FOR UPDATE SKIP LOCKED</c>, so any number of workers
@@ -42,7 +45,7 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
         UPDATE scheduled_posts AS p SET status = 'publishing', attempt_id = gen_random_uuid(),
             claimed_by = $3, lease_until = $4, request_sent_at = NULL, updated_at = $5
         FROM due, x_accounts AS a WHERE p.id = due.id AND a.id = p.x_account_id
-        RETURNING p.id, p.x_account_id, p.text, p.scheduled_at, p.not_before, p.attempt_id, p.attempts,
+        RETURNING p.id, p.x_account_id, p.scheduled_at, p.not_before, p.attempt_id, p.attempts,
                   a.access_token_protected, a.access_token_expires_at, p.creation_trace_parent
         """;
 
@@ -60,13 +63,28 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            claimed.Add(new ClaimedPost(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3),
-                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.GetGuid(5), reader.GetInt32(6),
-                reader.IsDBNull(7) ? null : reader.GetString(7), reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
-                reader.IsDBNull(9) ? null : reader.GetString(9)));
+            claimed.Add(new ClaimedPost(reader.GetGuid(0), reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2),
+                reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3), reader.GetGuid(4), reader.GetInt32(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
+                reader.IsDBNull(8) ? null : reader.GetString(8)));
         }
 
         return claimed;
+    }
+
+    /// <summary>The post's parts in publishing order, with the X ids of those already on X.</summary>
+    public async Task<List<ClaimedPart>> ReadPartsAsync(Guid postId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT position, text, x_post_id FROM post_parts WHERE post_id = $1 ORDER BY position");
+        command.Parameters.Add(Id(postId));
+        var parts = new List<ClaimedPart>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            parts.Add(new ClaimedPart(reader.GetInt32(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
+        }
+
+        return parts;
     }
 
     /// <summary>Posts more than <paramref name="missedAfter"/> past their time (no worker ran) become <c>missed</c>, not published late.</summary>
@@ -107,23 +125,56 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
         Time(time.GetUtcNow() + lease));
 
     /// <summary>
-    /// Records, and commits, that the request is about to leave: the attempt counts from here, and its lease starts
-    /// afresh. False: the claim was lost, do not send.
+    /// Records, and commits, that the request of the part at <paramref name="position"/> is about to leave: the attempt
+    /// counts from its first such request (<paramref name="firstOfAttempt"/>), and the lease starts afresh. False: the
+    /// claim was lost, or the part is on X already (recorded by a worker whose claim was lost meanwhile): do not send.
     /// </summary>
-    public async Task<bool> MarkSentAsync(ClaimedPost post, TimeSpan lease, CancellationToken cancellationToken)
+    /// <remarks>The part's row is locked as it is checked, so that its X id cannot be recorded between the check and the commit.</remarks>
+    public async Task<bool> MarkSentAsync(ClaimedPost post, int position, bool firstOfAttempt, TimeSpan lease, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         return await ExecuteAsync("""
-            UPDATE scheduled_posts SET request_sent_at = $3, attempts = attempts + 1, lease_until = $4, updated_at = $3
+            UPDATE scheduled_posts SET request_sent_at = $3, attempts = attempts + $5, lease_until = $4, updated_at = $3
             WHERE id = $1 AND attempt_id = $2 AND status = 'publishing'
-            """, cancellationToken, Id(post.Id), Id(post.AttemptId), Time(now), Time(now + lease)) == 1;
+              AND EXISTS (SELECT 1 FROM post_parts WHERE post_id = $1 AND position = $6 AND x_post_id IS NULL FOR UPDATE)
+            """, cancellationToken, Id(post.Id), Id(post.AttemptId), Time(now), Time(now + lease),
+            new NpgsqlParameter { Value = firstOfAttempt ? 1 : 0 }, new NpgsqlParameter { Value = position }) == 1;
     }
 
-    /// <summary>Published: its first metrics reading is due <see cref="XGrowth.Data.PostMetricSchedule.First"/> later (Analytics).</summary>
-    public Task<int> PublishedAsync(ClaimedPost post, string xPostId, CancellationToken cancellationToken) => Finish(post, """
-        status = 'published', x_post_id = $5, published_at = $3, metrics_due_at = $3 + $6, error = NULL
-        """, cancellationToken, new NpgsqlParameter { Value = xPostId },
-        new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Interval, Value = XGrowth.Data.PostMetricSchedule.First });
+    /// <summary>
+    /// Commits the X id of a part X confirmed, before anything else is sent: a crash from here on resumes after this
+    /// part. The id is kept even when the claim was lost meanwhile (the part is on X whatever became of the claim);
+    /// only while the claim is held does the post leave "request in the air". The first part's id is also the post's.
+    /// Returns whether the claim is still held (false: stop, the post is someone else's now).
+    /// </summary>
+    public async Task<bool> PartPublishedAsync(ClaimedPost post, int position, string xPostId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            WITH part AS (
+                UPDATE post_parts SET x_post_id = $3, published_at = $4
+                WHERE post_id = $1 AND position = $2 AND x_post_id IS NULL
+            )
+            UPDATE scheduled_posts SET
+                x_post_id = CASE WHEN $2 = 0 THEN $3 ELSE x_post_id END,
+                request_sent_at = CASE WHEN attempt_id = $5 AND status = 'publishing' THEN NULL ELSE request_sent_at END,
+                updated_at = $4
+            WHERE id = $1
+            RETURNING COALESCE(attempt_id = $5 AND status = 'publishing', false)
+            """);
+        command.Parameters.AddRange(new NpgsqlParameter[]
+        {
+            Id(post.Id), new() { Value = position }, new() { Value = xPostId }, Time(time.GetUtcNow()), Id(post.AttemptId),
+        });
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
+    }
+
+    /// <summary>
+    /// Every part is on X: the post is published, and its first metrics reading is due
+    /// <see cref="XGrowth.Data.PostMetricSchedule.First"/> later (Analytics).
+    /// </summary>
+    public Task<int> PublishedAsync(ClaimedPost post, CancellationToken cancellationToken) => Finish(post, """
+        status = 'published', published_at = $3, metrics_due_at = $3 + $5, error = NULL
+        """, cancellationToken, new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Interval, Value = XGrowth.Data.PostMetricSchedule.First });
 
     public Task<int> FailedAsync(ClaimedPost post, string reason, CancellationToken cancellationToken) =>
         Finish(post, "status = 'failed', error = $5", cancellationToken, new NpgsqlParameter { Value = reason });

@@ -54,52 +54,109 @@ public sealed partial class PostPublisher(
             return "failed_needs_reconnect";
         }
 
-        if (!await claimer.MarkSentAsync(post, options.Value.Lease, cancellationToken))
+        var parts = await claimer.ReadPartsAsync(post.Id, cancellationToken);
+        activity?.SetTag("xgrowth.post.parts", parts.Count);
+        if (parts.Count == 0)
         {
-            return "claim_lost";
+            // The API never makes such a post; one written around it has nothing to publish.
+            await claimer.FailedAsync(post, "The post has no text to publish.", cancellationToken);
+            return "failed_empty";
         }
 
-        var lateness = (time.GetUtcNow() - post.ScheduledAt).TotalMilliseconds;
-        Lateness.Record(lateness);
-        activity?.SetTag("xgrowth.publish.lateness_ms", lateness);
-        var result = await x.CreatePostAsync(token, post.Text, cancellationToken);
-        if (result is PublishResult.Unauthorized)
+        var sentThisAttempt = false;
+        string? previous = null;
+        foreach (var part in parts)
         {
-            // A 401 means X did not create the post: refreshing once and sending again cannot post twice.
-            string? fresh;
-            try
+            if (part.XPostId is not null)
             {
-                fresh = await tokens.RefreshRejectedAsync(post.XAccountId, token, cancellationToken);
-            }
-            catch (Exception e) when (XFailures.IsTransient(e, cancellationToken))
-            {
-                // The 401 proves nothing was posted, and the failed refresh says nothing about the account: try later.
-                return await RetryOrFailAsync(post, "X refused the account's token and could not be reached to refresh it.", e, cancellationToken);
+                // On X already (an earlier attempt sent it): never again; the next part replies to it.
+                previous = part.XPostId;
+                continue;
             }
 
-            result = fresh is null ? result : await x.CreatePostAsync(fresh, post.Text, cancellationToken);
+            if (!await claimer.MarkSentAsync(post, part.Position, firstOfAttempt: !sentThisAttempt, options.Value.Lease, cancellationToken))
+            {
+                return "claim_lost";
+            }
+
+            if (!sentThisAttempt)
+            {
+                var lateness = (time.GetUtcNow() - post.ScheduledAt).TotalMilliseconds;
+                Lateness.Record(lateness);
+                activity?.SetTag("xgrowth.publish.lateness_ms", lateness);
+                sentThisAttempt = true;
+            }
+
+            var result = await x.CreatePostAsync(token, part.Text, previous, cancellationToken);
+            if (result is PublishResult.Unauthorized)
+            {
+                // A 401 means X did not create the post: refreshing once and sending again cannot post twice.
+                string? fresh;
+                try
+                {
+                    fresh = await tokens.RefreshRejectedAsync(post.XAccountId, token, cancellationToken);
+                }
+                catch (Exception e) when (XFailures.IsTransient(e, cancellationToken))
+                {
+                    // The 401 proves nothing was posted, and the failed refresh says nothing about the account: try later.
+                    return await RetryOrFailAsync(post, "X refused the account's token and could not be reached to refresh it.", e, cancellationToken);
+                }
+
+                if (fresh is not null)
+                {
+                    token = fresh;
+                    result = await x.CreatePostAsync(token, part.Text, previous, cancellationToken);
+                }
+            }
+
+            if (result is PublishResult.Published published)
+            {
+                if (!await claimer.PartPublishedAsync(post, part.Position, published.XPostId, cancellationToken))
+                {
+                    return "claim_lost";
+                }
+
+                previous = published.XPostId;
+                continue;
+            }
+
+            return await RecordFailureAsync(post, PartLabel(part, parts.Count), result, cancellationToken);
         }
 
+        await claimer.PublishedAsync(post, cancellationToken);
+        return "published";
+    }
+
+    /// <summary>How a part is named in a reason the user reads: nothing for a one-part post.</summary>
+    private static string PartLabel(ClaimedPart part, int count) =>
+        part.Position switch
+        {
+            _ when count == 1 => "",
+            0 => $"Part 1 of {count}: ",
+            1 => $"Part 2 of {count} (part 1 is on X): ",
+            _ => $"Part {part.Position + 1} of {count} (parts 1 to {part.Position} are on X): ",
+        };
+
+    /// <summary>A part was not published: what becomes of the post, by the class of X's answer.</summary>
+    private async Task<string> RecordFailureAsync(ClaimedPost post, string part, PublishResult result, CancellationToken cancellationToken)
+    {
         switch (result)
         {
-            case PublishResult.Published published:
-                await claimer.PublishedAsync(post, published.XPostId, cancellationToken);
-                return "published";
             case PublishResult.RateLimited limited:
                 await claimer.RateLimitAccountAsync(post.XAccountId, limited.Reset, cancellationToken);
-                await claimer.RescheduleAsync(post, limited.Reset, "X's rate limit for this account was reached; waiting for its reset.", cancellationToken);
+                await claimer.RescheduleAsync(post, limited.Reset, part + "X's rate limit for this account was reached; waiting for its reset.", cancellationToken);
                 return "rate_limited";
             case PublishResult.Unauthorized:
                 await claimer.NeedsReconnectAsync(post.XAccountId, cancellationToken);
-                await claimer.FailedAsync(post, "X refused the account's authorization: reconnect the account, then retry.", cancellationToken);
+                await claimer.FailedAsync(post, part + "X refused the account's authorization: reconnect the account, then retry.", cancellationToken);
                 return "failed_unauthorized";
             case PublishResult.Rejected rejected:
-                await claimer.FailedAsync(post, "X refused the post: " + rejected.Reason, cancellationToken);
+                await claimer.FailedAsync(post, part + "X refused the post: " + rejected.Reason, cancellationToken);
                 return "failed_rejected";
             case PublishResult.NotSent notSent:
-                return await RetryOrFailAsync(post, "X could not be reached: " + notSent.Reason, null, cancellationToken);
+                return await RetryOrFailAsync(post, part + "X could not be reached: " + notSent.Reason, null, cancellationToken);
             case PublishResult.Unknown unknown:
-                await claimer.UnconfirmedAsync(post, unknown.Reason + " Check X, then retry or dismiss.", cancellationToken);
+                await claimer.UnconfirmedAsync(post, part + unknown.Reason + " Check X, then retry or dismiss.", cancellationToken);
                 return "unconfirmed";
             default:
                 throw new UnreachableException();

@@ -205,14 +205,13 @@ internal static class AnalyticsBenchmark
         var now = DateTimeOffset.UtcNow;
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var copy = await connection.BeginBinaryImportAsync(
-            "COPY scheduled_posts (id, x_account_id, text, scheduled_at, status, x_post_id, published_at, metrics_due_at, created_at, updated_at, attempts) FROM STDIN (FORMAT BINARY)");
+            "COPY scheduled_posts (id, x_account_id, scheduled_at, status, x_post_id, published_at, metrics_due_at, created_at, updated_at, attempts) FROM STDIN (FORMAT BINARY)");
         for (var i = 0; i < count; i++)
         {
             var publishedAt = now.AddHours(-2).AddSeconds(-(i * 8.0 * 86_400 / count)).AddSeconds(-Random.Shared.Next(0, 3600));
             await copy.StartRowAsync();
             await copy.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid);
             await copy.WriteAsync(accounts[i % accounts.Length], NpgsqlDbType.Uuid);
-            await copy.WriteAsync($"bench post {i}", NpgsqlDbType.Text);
             await copy.WriteAsync(publishedAt, NpgsqlDbType.TimestampTz);
             await copy.WriteAsync("published", NpgsqlDbType.Varchar);
             await copy.WriteAsync((1_000_000 + i).ToString(CultureInfo.InvariantCulture), NpgsqlDbType.Varchar);
@@ -224,6 +223,18 @@ internal static class AnalyticsBenchmark
         }
 
         await copy.CompleteAsync();
+        await PartsFromIdsAsync(connection, "bench post");
+    }
+
+    /// <summary>Gives every post without parts its one part (the benches write posts with COPY, parts after).</summary>
+    private static async Task PartsFromIdsAsync(NpgsqlConnection connection, string text)
+    {
+        await using var parts = new NpgsqlCommand($"""
+            INSERT INTO post_parts (post_id, position, text, x_post_id, published_at)
+            SELECT p.id, 0, '{text} ' || p.id, p.x_post_id, p.published_at FROM scheduled_posts AS p
+            WHERE NOT EXISTS (SELECT 1 FROM post_parts AS pp WHERE pp.post_id = p.id)
+            """, connection);
+        await parts.ExecuteNonQueryAsync();
     }
 
     /// <summary>
@@ -268,7 +279,7 @@ internal static class AnalyticsBenchmark
         var span = postsInLast90Days ? TimeSpan.FromDays(89) : TimeSpan.FromDays(730);
         var postIds = new List<(Guid Id, DateTimeOffset PublishedAt)>();
         await using (var copy = await connection.BeginBinaryImportAsync(
-            "COPY scheduled_posts (id, x_account_id, text, scheduled_at, status, x_post_id, published_at, created_at, updated_at, attempts) FROM STDIN (FORMAT BINARY)"))
+            "COPY scheduled_posts (id, x_account_id, scheduled_at, status, x_post_id, published_at, created_at, updated_at, attempts) FROM STDIN (FORMAT BINARY)"))
         {
             for (var i = 0; i < 5_000; i++)
             {
@@ -278,7 +289,6 @@ internal static class AnalyticsBenchmark
                 await copy.StartRowAsync();
                 await copy.WriteAsync(id, NpgsqlDbType.Uuid);
                 await copy.WriteAsync(account, NpgsqlDbType.Uuid);
-                await copy.WriteAsync($"summary post {i}: a post of ordinary length, about as long as the ones people write on X every day.", NpgsqlDbType.Text);
                 await copy.WriteAsync(publishedAt, NpgsqlDbType.TimestampTz);
                 await copy.WriteAsync("published", NpgsqlDbType.Varchar);
                 await copy.WriteAsync((9_000_000_000L + i).ToString(CultureInfo.InvariantCulture), NpgsqlDbType.Varchar);
@@ -290,6 +300,8 @@ internal static class AnalyticsBenchmark
 
             await copy.CompleteAsync();
         }
+
+        await PartsFromIdsAsync(connection, "summary post: a post of ordinary length, about as long as the ones people write on X every day.");
 
         string[] kinds = ["one_hour", "one_day", "three_days", "seven_days"];
         await using (var copy = await connection.BeginBinaryImportAsync(

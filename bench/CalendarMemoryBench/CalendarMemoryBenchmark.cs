@@ -97,9 +97,11 @@ internal static class CalendarMemoryBenchmark
             INSERT INTO users (id, email, created_at, updated_at) VALUES ($1, 'bench@example.com', now(), now());
             INSERT INTO x_accounts (id, user_id, x_user_id, username, status, connected_at, updated_at)
             SELECT gen_random_uuid(), $1, 'x' || a, 'bench' || a, 'connected', now(), now() FROM generate_series(1, 5) AS a;
-            INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, created_at, updated_at, attempts)
-            SELECT gen_random_uuid(), a.id, repeat('x', 10000), $2::timestamptz + (n * interval '25 minutes'), 'scheduled', now(), now(), 0
-            FROM x_accounts AS a, generate_series(1, 1000) AS n WHERE a.user_id = $1;
+            WITH posts AS (
+                INSERT INTO scheduled_posts (id, x_account_id, scheduled_at, status, created_at, updated_at, attempts)
+                SELECT gen_random_uuid(), a.id, $2::timestamptz + (n * interval '25 minutes'), 'scheduled', now(), now(), 0
+                FROM x_accounts AS a, generate_series(1, 1000) AS n WHERE a.user_id = $1 RETURNING id)
+            INSERT INTO post_parts (post_id, position, text) SELECT id, 0, repeat('x', 10000) FROM posts;
             """.Replace("$1", "@user", StringComparison.Ordinal).Replace("$2", "@from", StringComparison.Ordinal));
         command.Parameters.AddWithValue("user", UserId);
         command.Parameters.AddWithValue("from", from.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));

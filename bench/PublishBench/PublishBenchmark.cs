@@ -137,23 +137,40 @@ internal static class PublishBenchmark
     private static async Task InsertPostsAsync(NpgsqlDataSource dataSource, Guid[] accounts, IEnumerable<(string Text, DateTimeOffset At)> posts)
     {
         await using var connection = await dataSource.OpenConnectionAsync();
-        await using var copy = await connection.BeginBinaryImportAsync(
-            "COPY scheduled_posts (id, x_account_id, text, scheduled_at, status, created_at, updated_at, attempts) FROM STDIN (FORMAT BINARY)");
-        var i = 0;
-        foreach (var (text, at) in posts)
+        await using var transaction = await connection.BeginTransactionAsync();
+        var texts = new List<(Guid Id, string Text)>();
+        await using (var copy = await connection.BeginBinaryImportAsync(
+            "COPY scheduled_posts (id, x_account_id, scheduled_at, status, created_at, updated_at, attempts) FROM STDIN (FORMAT BINARY)"))
         {
-            await copy.StartRowAsync();
-            await copy.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid);
-            await copy.WriteAsync(accounts[i++ % accounts.Length], NpgsqlDbType.Uuid);
-            await copy.WriteAsync(text, NpgsqlDbType.Text);
-            await copy.WriteAsync(at, NpgsqlDbType.TimestampTz);
-            await copy.WriteAsync("scheduled", NpgsqlDbType.Varchar);
-            await copy.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
-            await copy.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
-            await copy.WriteAsync(0, NpgsqlDbType.Integer);
+            var i = 0;
+            foreach (var (text, at) in posts)
+            {
+                var id = Guid.CreateVersion7();
+                texts.Add((id, text));
+                await copy.StartRowAsync();
+                await copy.WriteAsync(id, NpgsqlDbType.Uuid);
+                await copy.WriteAsync(accounts[i++ % accounts.Length], NpgsqlDbType.Uuid);
+                await copy.WriteAsync(at, NpgsqlDbType.TimestampTz);
+                await copy.WriteAsync("scheduled", NpgsqlDbType.Varchar);
+                await copy.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
+                await copy.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
+                await copy.WriteAsync(0, NpgsqlDbType.Integer);
+            }
+
+            await copy.CompleteAsync();
         }
 
-        await copy.CompleteAsync();
+        await using (var copy = await connection.BeginBinaryImportAsync("COPY post_parts (post_id, position, text) FROM STDIN (FORMAT BINARY)"))
+        {
+            foreach (var (id, text) in texts)
+            {
+                await copy.WriteRowAsync(default, id, 0, text);
+            }
+
+            await copy.CompleteAsync();
+        }
+
+        await transaction.CommitAsync();
     }
 }
 
