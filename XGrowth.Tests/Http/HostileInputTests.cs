@@ -211,5 +211,5 @@ public class HostileInputTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     private Task<string?> Stored(string postId) =>
-        api.ScalarAsync<string>("SELECT text || ' at ' || scheduled_at::text FROM scheduled_posts WHERE id = $1::uuid", postId);
+        api.ScalarAsync<string>("SELECT (SELECT string_agg(text, ' | ' ORDER BY position) FROM post_parts WHERE post_id = p.id) || ' at ' || scheduled_at::text FROM scheduled_posts AS p WHERE id = $1::uuid", postId);
 }

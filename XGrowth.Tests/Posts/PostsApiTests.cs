@@ -368,7 +368,11 @@ public class PostsApiTests(ApiFactory api) : IClassFixture<ApiFactory>
     {
         var (client, accountId, _) = await NewUserWithAccount();
         var id = Guid.Parse((string)(await CreatePost(client, accountId, "before", TimeSpan.FromSeconds(30)))["id"]!);
-        const string Claim = "UPDATE scheduled_posts SET status = 'publishing' WHERE id = $1 AND status = 'scheduled' RETURNING text";
+        // As the worker does: the claim, then the texts the claim's snapshot holds.
+        const string Claim = """
+            WITH claimed AS (UPDATE scheduled_posts SET status = 'publishing' WHERE id = $1 AND status = 'scheduled' RETURNING id)
+            SELECT pp.text FROM claimed JOIN post_parts AS pp ON pp.post_id = claimed.id AND pp.position = 0
+            """;
         Task<HttpResponseMessage> Patch() =>
             PostJson(client, $"/api/posts/{id}", "{\"text\":\"after\"}", HttpMethod.Patch).WaitAsync(TimeSpan.FromSeconds(30), Ct);
 
@@ -421,6 +425,6 @@ public class PostsApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         }
 
         Assert.Equal(interleaving == "patch first" ? "after" : "before", claimedText);
-        Assert.Equal(claimedText, await api.ScalarAsync<string>("SELECT text FROM scheduled_posts WHERE id = $1", id));
+        Assert.Equal(claimedText, await api.ScalarAsync<string>("SELECT text FROM post_parts WHERE post_id = $1 AND position = 0", id));
     }
 }

@@ -252,7 +252,7 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(accountId, again);
         Assert.Equal(1, await AccountsOf(userId));
         Assert.Equal("connected", await api.ScalarAsync<string>("SELECT status FROM x_accounts WHERE id = $1", accountId));
-        Assert.Equal(1, await api.CountAsync("SELECT count(*) FROM scheduled_posts WHERE x_account_id = $1 AND text = 'kept'", accountId));
+        Assert.Equal(1, await api.CountAsync("SELECT count(*) FROM scheduled_posts AS p JOIN post_parts AS pp ON pp.post_id = p.id WHERE p.x_account_id = $1 AND pp.text = 'kept'", accountId));
     }
 
     [Fact]
