@@ -241,8 +241,8 @@ public class QueueApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         foreach (var (slot, at) in new[] { (row.Slot, row.At.AddSeconds(1)), (row.Slot.AddHours(6), row.At) })
         {
             await using var insert = api.Database.CreateCommand("""
-                INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, queued, slot_at, created_at, updated_at, attempts)
-                VALUES (gen_random_uuid(), $1, 'sneaked in', $3, 'scheduled', true, $2, now(), now(), 0)
+                INSERT INTO scheduled_posts (id, x_account_id, scheduled_at, status, queued, slot_at, created_at, updated_at, attempts)
+                VALUES (gen_random_uuid(), $1, $3, 'scheduled', true, $2, now(), now(), 0)
                 """);
             insert.Parameters.Add(new() { Value = user.AccountId });
             insert.Parameters.Add(new() { Value = slot });
@@ -254,8 +254,8 @@ public class QueueApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.NotNull(post);
         // A draft has no time, a post with a time is not queued without a slot.
         await using var draft = api.Database.CreateCommand("""
-            INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, queued, created_at, updated_at, attempts)
-            VALUES (gen_random_uuid(), $1, 'bad draft', now(), 'draft', false, now(), now(), 0)
+            INSERT INTO scheduled_posts (id, x_account_id, scheduled_at, status, queued, created_at, updated_at, attempts)
+            VALUES (gen_random_uuid(), $1, now(), 'draft', false, now(), now(), 0)
             """);
         draft.Parameters.Add(new() { Value = user.AccountId });
         Assert.Equal(PostgresErrorCodes.CheckViolation, (await Assert.ThrowsAsync<PostgresException>(() => draft.ExecuteNonQueryAsync(Ct))).SqlState);
