@@ -137,30 +137,7 @@ public class ThreadCrashTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private Process StartWorkerProcess()
-    {
-        var startInfo = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "XGrowth.Worker.dll")])
-        {
-            WorkingDirectory = AppContext.BaseDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        startInfo.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
-        startInfo.Environment["ConnectionStrings__xgrowth"] = api.ConnectionString + ";Application Name=thread-crash-worker";
-        startInfo.Environment["X__ApiBaseUrl"] = api.X.BaseUrl;
-        startInfo.Environment["X__ClientId"] = ApiFactory.XClientId;
-        startInfo.Environment["X__ClientSecret"] = ApiFactory.XClientSecret;
-        startInfo.Environment["Publishing__PollInterval"] = "00:00:00.200";
-        startInfo.Environment["Publishing__Lease"] = "00:00:05";
-        startInfo.Environment["Logging__LogLevel__Default"] = "Warning";
-        var process = Process.Start(startInfo)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
+    private Process StartWorkerProcess() => WorkerProcess.Start(api, applicationName: "thread-crash-worker");
 
     [Fact]
     public async Task A_worker_killed_after_part_2_is_resumed_at_part_3_and_no_part_is_sent_twice()

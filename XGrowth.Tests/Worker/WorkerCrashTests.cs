@@ -10,31 +10,7 @@ public class WorkerCrashTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private Process StartWorkerProcess()
-    {
-        var startInfo = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "XGrowth.Worker.dll")])
-        {
-            WorkingDirectory = AppContext.BaseDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        startInfo.Environment["DataProtection__Certificate"] = KeyRingCertificate.Shared;
-        startInfo.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
-        startInfo.Environment["ConnectionStrings__xgrowth"] = api.ConnectionString;
-        startInfo.Environment["X__ApiBaseUrl"] = api.X.BaseUrl;
-        startInfo.Environment["X__ClientId"] = ApiFactory.XClientId;
-        startInfo.Environment["X__ClientSecret"] = ApiFactory.XClientSecret;
-        startInfo.Environment["PostPublishing__PollInterval"] = "00:00:00.200";
-        startInfo.Environment["PostPublishing__Lease"] = "00:00:05";
-        startInfo.Environment["Logging__LogLevel__Default"] = "Warning";
-        var process = Process.Start(startInfo)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
+    private Process StartWorkerProcess() => WorkerProcess.Start(api);
 
     [Fact]
     public async Task Workers_killed_mid_run_never_publish_twice_and_lose_nothing()
