@@ -117,7 +117,7 @@ public sealed class UserEventStore(NpgsqlDataSource dataSource, IServiceScopeFac
             if (postIds.Count > 0)
             {
                 posts = await db.ScheduledPosts.AsNoTracking().Where(p => postIds.Contains(p.Id))
-                    .Select(PostResponse.FromEntity).ToDictionaryAsync(p => p.Id, cancellationToken);
+                    .Select(PostResponse.Rows).ToDictionaryAsync(p => p.Id, row => PostResponse.From(row, links), cancellationToken);
             }
 
             if (accountIds.Count > 0)
@@ -134,7 +134,7 @@ public sealed class UserEventStore(NpgsqlDataSource dataSource, IServiceScopeFac
             string? data = row.Type switch
             {
                 UserEventTypes.PostUpdated when posts.TryGetValue(row.EntityId ?? Guid.Empty, out var post) =>
-                    JsonSerializer.Serialize(post.WithLink(links), options),
+                    JsonSerializer.Serialize(post, options),
                 UserEventTypes.XAccountUpdated when accounts.TryGetValue(row.EntityId ?? Guid.Empty, out var account) =>
                     JsonSerializer.Serialize(account, options),
                 UserEventTypes.UserDeleted => "{}",

@@ -354,7 +354,7 @@ public class EventsApiTests(EventsApiFactory api) : IClassFixture<EventsApiFacto
             """);
         Assert.True(killed >= 1);
         // Committed while the listener is away (it waits at least 250 ms before reconnecting).
-        await using (var edit = api.Database.CreateCommand("UPDATE scheduled_posts SET text = 'while not listening' WHERE id = $1"))
+        await using (var edit = api.Database.CreateCommand("UPDATE post_parts SET text = 'while not listening' WHERE post_id = $1 AND position = 0"))
         {
             edit.Parameters.Add(new Npgsql.NpgsqlParameter { Value = Guid.Parse(id) });
             await edit.ExecuteNonQueryAsync(Ct);

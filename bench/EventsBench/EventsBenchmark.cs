@@ -119,7 +119,7 @@ internal static class EventsBenchmark
                     }
                 }
 
-                await using var command = dataSource.CreateCommand("UPDATE scheduled_posts SET text = $2, updated_at = now() WHERE id = $1");
+                await using var command = dataSource.CreateCommand("UPDATE post_parts SET text = $2 WHERE post_id = $1 AND position = 0");
                 var post = posts[chosen[i % chosen.Length]];
                 command.Parameters.Add(new NpgsqlParameter { Value = post });
                 command.Parameters.Add(new NpgsqlParameter { Value = $"{run}-{i}" });
@@ -199,9 +199,10 @@ internal static class EventsBenchmark
             INSERT INTO users (id, created_at, updated_at) SELECT u, now(), now() FROM unnest(@users) AS u;
             INSERT INTO x_accounts (id, user_id, x_user_id, username, status, connected_at, updated_at)
             SELECT gen_random_uuid(), u, 'x' || n, 'bench' || n, 'connected', now(), now() FROM unnest(@users) WITH ORDINALITY AS t(u, n);
-            INSERT INTO scheduled_posts (id, x_account_id, text, scheduled_at, status, created_at, updated_at, attempts)
-            SELECT p, a.id, 'seeded', now() + interval '30 days', 'scheduled', now(), now(), 0
+            INSERT INTO scheduled_posts (id, x_account_id, scheduled_at, status, created_at, updated_at, attempts)
+            SELECT p, a.id, now() + interval '30 days', 'scheduled', now(), now(), 0
             FROM unnest(@users, @posts) AS t(u, p) JOIN x_accounts AS a ON a.user_id = t.u;
+            INSERT INTO post_parts (post_id, position, text) SELECT p, 0, 'seeded' FROM unnest(@posts) AS p;
             """);
         command.Parameters.AddWithValue("users", users);
         command.Parameters.AddWithValue("posts", posts);
