@@ -94,7 +94,7 @@ public static class ApiContract
             schema.Properties["code"] = new OpenApiSchema
             {
                 Type = JsonSchemaType.String,
-                Description = "Present on refusals a client may act on: limit_reached, too_many_connects, invalid_state, access_denied, x_error, token_exchange_failed.",
+                Description = "Present on refusals a client may act on: limit_reached, too_many_connects, too_many_streams, invalid_state, access_denied, x_error, token_exchange_failed.",
             };
         }
 
