@@ -152,20 +152,3 @@ public class ApiContractTests(ApiFactory api) : IClassFixture<ApiFactory>
         }
     }
 }
-
-/// <summary>Where the repository's files are, from the test's output folder.</summary>
-internal static class Repository
-{
-    public static string Root()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "XGrowth.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (XGrowth.sln) was not found above " + AppContext.BaseDirectory);
-    }
-}

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using XGrowth.Tests.Infrastructure;
 
 namespace XGrowth.Tests.Posts.Length;
 
@@ -17,7 +18,7 @@ internal static class TwitterTextNode
     /// <summary>The node_modules folder holding twitter-text, or why the reference cannot run.</summary>
     public static (string? NodeModules, string? Missing) Find()
     {
-        var root = RepositoryRoot();
+        var root = Repository.TryRoot();
         if (root is null)
         {
             return (null, "the repository root (XGrowth.sln) was not found above " + AppContext.BaseDirectory);
@@ -115,18 +116,5 @@ internal static class TwitterTextNode
         }
 
         return json.Append(']').ToString();
-    }
-
-    private static string? RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "XGrowth.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        return null;
     }
 }
