@@ -63,6 +63,12 @@ public sealed class XAccount
 
     public DateTimeOffset UpdatedAt { get; set; }
 
+    /// <summary>
+    /// The scopes X granted, space-separated, as its token answers say; null when not known (connected before they were
+    /// kept). Media posts need <c>media.write</c>.
+    /// </summary>
+    public string? Scopes { get; set; }
+
     /// <summary>X answered 429 for this account: no post of it is tried before this time.</summary>
     public DateTimeOffset? RateLimitedUntil { get; set; }
 
@@ -206,6 +212,84 @@ public sealed class PostPart
     public string? XPostId { get; set; }
 
     public DateTimeOffset? PublishedAt { get; set; }
+
+    /// <summary>The part's images (up to 4) or its GIF, in the order they appear on X.</summary>
+    public List<PostPartMedia> Media { get; set; } = [];
+}
+
+/// <summary>One media item attached to one part of a post, at a position among the part's media.</summary>
+public sealed class PostPartMedia
+{
+    public Guid PostId { get; set; }
+
+    /// <summary>The part's <see cref="PostPart.Position"/>.</summary>
+    public int PartPosition { get; set; }
+
+    public PostPart? Part { get; set; }
+
+    /// <summary>0 for the part's first media item.</summary>
+    public int Position { get; set; }
+
+    public Guid MediaId { get; set; }
+
+    public Media? Media { get; set; }
+}
+
+/// <summary>
+/// An uploaded image or GIF, owned by one user: its metadata only. The bytes are in <see cref="MediaChunk"/> rows
+/// (table <c>media_contents</c>), so that reading posts and media metadata never reads them.
+/// </summary>
+public sealed class Media
+{
+    public Guid Id { get; set; }
+
+    public required string UserId { get; set; }
+
+    public User? User { get; set; }
+
+    public MediaType Type { get; set; }
+
+    /// <summary>Read from the bytes when uploaded: image/jpeg, image/png, image/webp or image/gif.</summary>
+    public required string ContentType { get; set; }
+
+    public long Bytes { get; set; }
+
+    public int Width { get; set; }
+
+    public int Height { get; set; }
+
+    /// <summary>Sent to X as the media's alt text (at most 1,000 characters).</summary>
+    public string? AltText { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>Set when the contents were removed (every post using the media final for 30 days); the metadata stays.</summary>
+    public DateTimeOffset? ContentRemovedAt { get; set; }
+}
+
+public enum MediaType
+{
+    Image,
+    Gif,
+}
+
+/// <summary>
+/// One piece of a media item's bytes, in order (<see cref="Size"/> bytes each, the last one shorter): the worker
+/// streams them to X piece by piece, and a GIF's pieces are its chunked upload's segments.
+/// </summary>
+public sealed class MediaChunk
+{
+    /// <summary>1 MiB: small enough that 50 uploads at once hold little memory, large enough for few round trips.</summary>
+    public const int Size = 1024 * 1024;
+
+    public Guid MediaId { get; set; }
+
+    /// <summary>0 for the first piece.</summary>
+    public int Index { get; set; }
+
+    public required byte[] Data { get; set; }
 }
 
 public enum ScheduledPostStatus

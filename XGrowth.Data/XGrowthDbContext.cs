@@ -22,6 +22,12 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
 
     public DbSet<PostPart> PostParts => Set<PostPart>();
 
+    public DbSet<PostPartMedia> PostPartMedia => Set<PostPartMedia>();
+
+    public DbSet<Media> Media => Set<Media>();
+
+    public DbSet<MediaChunk> MediaChunks => Set<MediaChunk>();
+
     public DbSet<ClerkWebhookDelivery> ClerkWebhookDeliveries => Set<ClerkWebhookDelivery>();
 
     public DbSet<XOAuthState> XOAuthStates => Set<XOAuthState>();
@@ -139,6 +145,33 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
             part.HasKey(p => new { p.PostId, p.Position });
             part.Property(p => p.XPostId).HasMaxLength(64);
             part.HasOne(p => p.Post).WithMany(p => p.Parts).HasForeignKey(p => p.PostId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<PostPartMedia>(link =>
+        {
+            link.ToTable("post_part_media");
+            link.HasKey(l => new { l.PostId, l.PartPosition, l.Position });
+            link.HasOne(l => l.Part).WithMany(p => p.Media).HasForeignKey(l => new { l.PostId, l.PartPosition }).OnDelete(DeleteBehavior.Cascade);
+            // Deleting media that only final posts use takes it out of them; the API refuses it while a live post uses it.
+            link.HasOne(l => l.Media).WithMany().HasForeignKey(l => l.MediaId).OnDelete(DeleteBehavior.Cascade);
+            link.HasIndex(l => l.MediaId);
+        });
+
+        modelBuilder.Entity<Media>(media =>
+        {
+            media.ToTable("media", table => table.HasCheckConstraint("ck_media_alt_text", "char_length(alt_text) <= 1000"));
+            media.Property(m => m.UserId).HasMaxLength(255);
+            media.Property(m => m.Type).HasConversion<SnakeCaseEnumConverter<MediaType>>().HasMaxLength(16);
+            media.Property(m => m.ContentType).HasMaxLength(32);
+            media.HasOne(m => m.User).WithMany().HasForeignKey(m => m.UserId).OnDelete(DeleteBehavior.Cascade);
+            media.HasIndex(m => new { m.UserId, m.CreatedAt });
+        });
+
+        modelBuilder.Entity<MediaChunk>(chunk =>
+        {
+            chunk.ToTable("media_contents");
+            chunk.HasKey(c => new { c.MediaId, c.Index });
+            chunk.HasOne<Media>().WithMany().HasForeignKey(c => c.MediaId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<XOAuthState>(state =>

@@ -162,6 +162,92 @@ namespace XGrowth.Data.Migrations
                     b.ToTable("follower_snapshots", (string)null);
                 });
 
+            modelBuilder.Entity("XGrowth.Data.Media", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AltText")
+                        .HasColumnType("text")
+                        .HasColumnName("alt_text");
+
+                    b.Property<long>("Bytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("bytes");
+
+                    b.Property<DateTimeOffset?>("ContentRemovedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("content_removed_at");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("content_type");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<int>("Height")
+                        .HasColumnType("integer")
+                        .HasColumnName("height");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("type");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("user_id");
+
+                    b.Property<int>("Width")
+                        .HasColumnType("integer")
+                        .HasColumnName("width");
+
+                    b.HasKey("Id")
+                        .HasName("pk_media");
+
+                    b.HasIndex("UserId", "CreatedAt")
+                        .HasDatabaseName("ix_media_user_id_created_at");
+
+                    b.ToTable("media", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_media_alt_text", "char_length(alt_text) <= 1000");
+                        });
+                });
+
+            modelBuilder.Entity("XGrowth.Data.MediaChunk", b =>
+                {
+                    b.Property<Guid>("MediaId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("media_id");
+
+                    b.Property<int>("Index")
+                        .HasColumnType("integer")
+                        .HasColumnName("index");
+
+                    b.Property<byte[]>("Data")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("data");
+
+                    b.HasKey("MediaId", "Index")
+                        .HasName("pk_media_contents");
+
+                    b.ToTable("media_contents", (string)null);
+                });
+
             modelBuilder.Entity("XGrowth.Data.PostMetricReading", b =>
                 {
                     b.Property<long>("Id")
@@ -259,6 +345,33 @@ namespace XGrowth.Data.Migrations
                         .HasName("pk_post_parts");
 
                     b.ToTable("post_parts", (string)null);
+                });
+
+            modelBuilder.Entity("XGrowth.Data.PostPartMedia", b =>
+                {
+                    b.Property<Guid>("PostId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("post_id");
+
+                    b.Property<int>("PartPosition")
+                        .HasColumnType("integer")
+                        .HasColumnName("part_position");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("integer")
+                        .HasColumnName("position");
+
+                    b.Property<Guid>("MediaId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("media_id");
+
+                    b.HasKey("PostId", "PartPosition", "Position")
+                        .HasName("pk_post_part_media");
+
+                    b.HasIndex("MediaId")
+                        .HasDatabaseName("ix_post_part_media_media_id");
+
+                    b.ToTable("post_part_media", (string)null);
                 });
 
             modelBuilder.Entity("XGrowth.Data.PostingSchedule", b =>
@@ -526,6 +639,10 @@ namespace XGrowth.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("refresh_token_protected");
 
+                    b.Property<string>("Scopes")
+                        .HasColumnType("text")
+                        .HasColumnName("scopes");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasMaxLength(32)
@@ -626,6 +743,28 @@ namespace XGrowth.Data.Migrations
                     b.Navigation("XAccount");
                 });
 
+            modelBuilder.Entity("XGrowth.Data.Media", b =>
+                {
+                    b.HasOne("XGrowth.Data.User", "User")
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_media_users_user_id");
+
+                    b.Navigation("User");
+                });
+
+            modelBuilder.Entity("XGrowth.Data.MediaChunk", b =>
+                {
+                    b.HasOne("XGrowth.Data.Media", null)
+                        .WithMany()
+                        .HasForeignKey("MediaId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_media_contents_media_media_id");
+                });
+
             modelBuilder.Entity("XGrowth.Data.PostMetricReading", b =>
                 {
                     b.HasOne("XGrowth.Data.ScheduledPost", "ScheduledPost")
@@ -648,6 +787,27 @@ namespace XGrowth.Data.Migrations
                         .HasConstraintName("fk_post_parts_scheduled_posts_post_id");
 
                     b.Navigation("Post");
+                });
+
+            modelBuilder.Entity("XGrowth.Data.PostPartMedia", b =>
+                {
+                    b.HasOne("XGrowth.Data.Media", "Media")
+                        .WithMany()
+                        .HasForeignKey("MediaId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_post_part_media_media_media_id");
+
+                    b.HasOne("XGrowth.Data.PostPart", "Part")
+                        .WithMany("Media")
+                        .HasForeignKey("PostId", "PartPosition")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_post_part_media_post_parts_post_id_part_position");
+
+                    b.Navigation("Media");
+
+                    b.Navigation("Part");
                 });
 
             modelBuilder.Entity("XGrowth.Data.PostingSchedule", b =>
@@ -684,6 +844,11 @@ namespace XGrowth.Data.Migrations
                         .HasConstraintName("fk_x_accounts_users_user_id");
 
                     b.Navigation("User");
+                });
+
+            modelBuilder.Entity("XGrowth.Data.PostPart", b =>
+                {
+                    b.Navigation("Media");
                 });
 
             modelBuilder.Entity("XGrowth.Data.ScheduledPost", b =>

@@ -204,25 +204,28 @@ internal static class AnalyticsBenchmark
     {
         var now = DateTimeOffset.UtcNow;
         await using var connection = await dataSource.OpenConnectionAsync();
-        await using var copy = await connection.BeginBinaryImportAsync(
-            "COPY scheduled_posts (id, x_account_id, scheduled_at, status, x_post_id, published_at, metrics_due_at, created_at, updated_at, attempts) FROM STDIN (FORMAT BINARY)");
-        for (var i = 0; i < count; i++)
+        await using (var copy = await connection.BeginBinaryImportAsync(
+            "COPY scheduled_posts (id, x_account_id, scheduled_at, status, x_post_id, published_at, metrics_due_at, created_at, updated_at, attempts) FROM STDIN (FORMAT BINARY)"))
         {
-            var publishedAt = now.AddHours(-2).AddSeconds(-(i * 8.0 * 86_400 / count)).AddSeconds(-Random.Shared.Next(0, 3600));
-            await copy.StartRowAsync();
-            await copy.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid);
-            await copy.WriteAsync(accounts[i % accounts.Length], NpgsqlDbType.Uuid);
-            await copy.WriteAsync(publishedAt, NpgsqlDbType.TimestampTz);
-            await copy.WriteAsync("published", NpgsqlDbType.Varchar);
-            await copy.WriteAsync((1_000_000 + i).ToString(CultureInfo.InvariantCulture), NpgsqlDbType.Varchar);
-            await copy.WriteAsync(publishedAt, NpgsqlDbType.TimestampTz);
-            await copy.WriteAsync(publishedAt + PostMetricSchedule.First, NpgsqlDbType.TimestampTz);
-            await copy.WriteAsync(publishedAt, NpgsqlDbType.TimestampTz);
-            await copy.WriteAsync(publishedAt, NpgsqlDbType.TimestampTz);
-            await copy.WriteAsync(1, NpgsqlDbType.Integer);
+            for (var i = 0; i < count; i++)
+            {
+                var publishedAt = now.AddHours(-2).AddSeconds(-(i * 8.0 * 86_400 / count)).AddSeconds(-Random.Shared.Next(0, 3600));
+                await copy.StartRowAsync();
+                await copy.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid);
+                await copy.WriteAsync(accounts[i % accounts.Length], NpgsqlDbType.Uuid);
+                await copy.WriteAsync(publishedAt, NpgsqlDbType.TimestampTz);
+                await copy.WriteAsync("published", NpgsqlDbType.Varchar);
+                await copy.WriteAsync((1_000_000 + i).ToString(CultureInfo.InvariantCulture), NpgsqlDbType.Varchar);
+                await copy.WriteAsync(publishedAt, NpgsqlDbType.TimestampTz);
+                await copy.WriteAsync(publishedAt + PostMetricSchedule.First, NpgsqlDbType.TimestampTz);
+                await copy.WriteAsync(publishedAt, NpgsqlDbType.TimestampTz);
+                await copy.WriteAsync(publishedAt, NpgsqlDbType.TimestampTz);
+                await copy.WriteAsync(1, NpgsqlDbType.Integer);
+            }
+
+            await copy.CompleteAsync();
         }
 
-        await copy.CompleteAsync();
         await PartsFromIdsAsync(connection, "bench post");
     }
 
