@@ -80,7 +80,7 @@ public sealed class XAccessTokens(NpgsqlDataSource dataSource, XOAuthClient x, X
 
         await using var update = new NpgsqlCommand("""
             UPDATE x_accounts SET access_token_protected = $2, refresh_token_protected = COALESCE($3, refresh_token_protected),
-                access_token_expires_at = $4, updated_at = $5
+                access_token_expires_at = $4, updated_at = $5, scopes = COALESCE($6, scopes)
             WHERE id = $1
             """, connection, transaction);
         var now = time.GetUtcNow();
@@ -89,6 +89,7 @@ public sealed class XAccessTokens(NpgsqlDataSource dataSource, XOAuthClient x, X
         update.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = string.IsNullOrEmpty(tokens.RefreshToken) ? DBNull.Value : protector.Protect(tokens.RefreshToken) });
         update.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = ExpiresAt(tokens, now) });
         update.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = now });
+        update.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)tokens.Scope ?? DBNull.Value });
         await update.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return tokens.AccessToken;

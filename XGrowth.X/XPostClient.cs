@@ -34,10 +34,20 @@ public abstract record PublishResult
 /// <remarks>The client has no retry handler: X has no idempotency key, so a retry could post twice.</remarks>
 public sealed class XPostClient(HttpClient http, IOptions<XOptions> options, TimeProvider time)
 {
-    /// <summary>Creates a post; with <paramref name="inReplyTo"/>, as a reply to that post (the next part of a thread).</summary>
-    public async Task<PublishResult> CreatePostAsync(string accessToken, string text, string? inReplyTo, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates a post; with <paramref name="inReplyTo"/>, as a reply to that post (the next part of a thread); with
+    /// <paramref name="mediaIds"/> (uploaded by <see cref="XMediaClient"/>), showing that media.
+    /// </summary>
+    public async Task<PublishResult> CreatePostAsync(string accessToken, string text, string? inReplyTo, IReadOnlyList<string>? mediaIds,
+        CancellationToken cancellationToken)
     {
-        var body = new JsonObject { ["text"] = text };
+        // A post with media may have no text; X then takes no "text" at all rather than an empty one.
+        var body = text.Length > 0 || mediaIds is not { Count: > 0 } ? new JsonObject { ["text"] = text } : new JsonObject();
+        if (mediaIds is { Count: > 0 })
+        {
+            body["media"] = new JsonObject { ["media_ids"] = new JsonArray([.. mediaIds.Select(id => JsonValue.Create(id))]) };
+        }
+
         if (inReplyTo is not null)
         {
             body["reply"] = new JsonObject { ["in_reply_to_tweet_id"] = inReplyTo };

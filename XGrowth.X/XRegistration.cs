@@ -57,6 +57,20 @@ public static class XRegistration
     }
 
     /// <summary>
+    /// Registers <see cref="XMediaClient"/>: one attempt per request, bounded by <paramref name="requestTimeout"/> (an
+    /// image's upload is a request of up to 5 MB). It is not retried here: its body is read from the database as it is
+    /// sent, and the worker retries a failed upload later, with back-off, since no post exists yet.
+    /// </summary>
+    public static TBuilder AddXMediaClient<TBuilder>(this TBuilder builder, TimeSpan requestTimeout) where TBuilder : IHostApplicationBuilder
+    {
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: see AddXAccountTokens.
+        builder.Services.AddHttpClient<XMediaClient>().RemoveAllResilienceHandlers()
+#pragma warning restore EXTEXP0001
+            .AddResilienceHandler("x-media", pipeline => pipeline.AddTimeout(requestTimeout));
+        return builder;
+    }
+
+    /// <summary>
     /// Registers <see cref="XMetricsClient"/>: one attempt per request, bounded by <paramref name="requestTimeout"/>,
     /// never retried (every read is billed and was reserved in the daily budget before it left).
     /// </summary>

@@ -18,7 +18,7 @@ namespace XGrowth.Api.XAccounts;
 /// <summary>Connecting an X account: OAuth 2.0 authorization code with PKCE (REFERENCE.md).</summary>
 public static partial class XConnectApi
 {
-    public const string Scopes = "tweet.read tweet.write users.read offline.access";
+    public const string Scopes = "tweet.read tweet.write users.read offline.access media.write";
     public static readonly TimeSpan StateLifetime = TimeSpan.FromMinutes(10);
 
     /// <summary>Connections a user may have under way at once (started, not finished, not expired).</summary>
@@ -229,13 +229,13 @@ public static partial class XConnectApi
 
         await using var upsert = new NpgsqlCommand("""
             INSERT INTO x_accounts (id, user_id, x_user_id, username, status, access_token_protected, refresh_token_protected,
-                                    access_token_expires_at, connected_at, updated_at)
-            VALUES ($1, $2, $3, $4, 'connected', $5, $6, $7, $8, $8)
+                                    access_token_expires_at, connected_at, updated_at, scopes)
+            VALUES ($1, $2, $3, $4, 'connected', $5, $6, $7, $8, $8, $9)
             ON CONFLICT (user_id, x_user_id) DO UPDATE SET
                 username = excluded.username, status = 'connected', access_token_protected = excluded.access_token_protected,
                 refresh_token_protected = COALESCE(excluded.refresh_token_protected, x_accounts.refresh_token_protected),
                 access_token_expires_at = excluded.access_token_expires_at, connected_at = excluded.connected_at,
-                updated_at = excluded.updated_at
+                updated_at = excluded.updated_at, scopes = excluded.scopes
             RETURNING id, connected_at
             """, connection, transaction);
         upsert.Parameters.Add(new NpgsqlParameter { Value = Guid.CreateVersion7(now) });
@@ -250,6 +250,8 @@ public static partial class XConnectApi
         });
         upsert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = XAccessTokens.ExpiresAt(tokens, now) });
         upsert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = now });
+        // What X granted, which can be less than asked (media.write for accounts connected before it was asked for).
+        upsert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)tokens.Scope ?? DBNull.Value });
         Guid id;
         DateTimeOffset connectedAt;
         await using (var reader = await upsert.ExecuteReaderAsync(cancellationToken))

@@ -11,7 +11,7 @@ namespace XGrowth.DevStandIns.X;
 /// <summary>
 /// X on this machine: an app's OAuth 2.0 (authorize, token, refresh, revoke) with the checks X makes (client
 /// authentication, exact redirect URI, PKCE S256, codes valid 30 s and once, single-use refresh tokens), the user
-/// behind a token, and posts with reply chains and X's duplicate-content rule. With a data directory its tokens
+/// behind a token, posts with reply chains, media (XStandIn.Media.cs) and X's duplicate-content rule. With a data directory its tokens
 /// and posts survive a restart (the API keeps the tokens it was given).
 /// </summary>
 /// <remarks>
@@ -340,9 +340,14 @@ public sealed partial class XStandIn
                 }
             }
 
-            if (string.IsNullOrWhiteSpace(text))
+            if (CheckPostMedia(root, user.XUserId, out var mediaIds) is { } mediaProblem)
             {
-                return Problem(400, "Invalid Request", "Post text is required.");
+                return Problem(400, "Invalid Request", mediaProblem);
+            }
+
+            if (string.IsNullOrWhiteSpace(text) && mediaIds.Count == 0)
+            {
+                return Problem(400, "Invalid Request", "Post text is required (or media).");
             }
 
             await Task.Delay(CreatePostDelayFor(text));
@@ -368,7 +373,7 @@ public sealed partial class XStandIn
             string? refusal = null;
             Mutate(state =>
             {
-                if (text.Contains("[dup]", StringComparison.Ordinal) || state.Posts.Any(p => p.XUserId == user.XUserId && p.Text == text))
+                if (text.Contains("[dup]", StringComparison.Ordinal) || (text.Length > 0 && state.Posts.Any(p => p.XUserId == user.XUserId && p.Text == text)))
                 {
                     refusal = "You are not allowed to create a Tweet with duplicate content.";
                 }
@@ -378,7 +383,7 @@ public sealed partial class XStandIn
                 }
                 else
                 {
-                    created = new XPost(NewPostId(), user.XUserId, user.Username, text, inReplyTo, DateTimeOffset.UtcNow);
+                    created = new XPost(NewPostId(), user.XUserId, user.Username, text, inReplyTo, DateTimeOffset.UtcNow, mediaIds.Count > 0 ? mediaIds : null);
                     state.Posts.Add(created);
                     if (state.Posts.Count > MaxKeptPosts)
                     {
@@ -510,7 +515,8 @@ public sealed partial class XStandIn
     public sealed record Grant(string XUserId, string Username, string Scope, DateTimeOffset ExpiresAt = default);
 
     /// <summary>A post on the stand-in's X.</summary>
-    public sealed record XPost(string Id, string XUserId, string Username, string Text, string? InReplyTo, DateTimeOffset CreatedAt);
+    public sealed record XPost(string Id, string XUserId, string Username, string Text, string? InReplyTo, DateTimeOffset CreatedAt,
+        IReadOnlyList<string>? MediaIds = null);
 
     private sealed class State
     {

@@ -17,6 +17,12 @@ public static class XStandInApi
         x.MapGet("/2/users/me", (XStandIn standIn, HttpContext context) => standIn.Me(context));
         x.MapPost("/2/tweets", (XStandIn standIn, HttpContext context) => standIn.CreatePostAsync(context));
         x.MapGet("/2/tweets", (XStandIn standIn, HttpContext context) => standIn.PostMetrics(context));
+        x.MapPost("/2/media/upload", (XStandIn standIn, HttpContext context) => standIn.UploadMediaAsync(context)).DisableAntiforgery();
+        x.MapGet("/2/media/upload", (XStandIn standIn, HttpContext context) => standIn.MediaStatus(context));
+        x.MapPost("/2/media/upload/initialize", (XStandIn standIn, HttpContext context) => standIn.InitializeMediaAsync(context));
+        x.MapPost("/2/media/upload/{id}/append", (XStandIn standIn, HttpContext context, string id) => standIn.AppendMediaAsync(context, id)).DisableAntiforgery();
+        x.MapPost("/2/media/upload/{id}/finalize", (XStandIn standIn, HttpContext context, string id) => standIn.FinalizeMedia(context, id));
+        x.MapPost("/2/media/metadata", (XStandIn standIn, HttpContext context) => standIn.MediaMetadataAsync(context));
         x.MapGet("/i/web/status/{id}", PostPage);
         x.MapGet("/", HomePage);
         // The frontend's callback page (X:RedirectUri), played here so that the local flow is the real one: X sends the

@@ -152,12 +152,20 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
     }
 
     /// <summary>Connects an X account for <paramref name="userId"/> through the real OAuth flow against the X stand-in.</summary>
-    public async Task<Guid> ConnectXAccountAsync(string userId, string? xUserId = null)
+    /// <param name="grantedScopes">What the user lets X grant, when less than the API asks for (an app approved before it asked for more).</param>
+    public async Task<Guid> ConnectXAccountAsync(string userId, string? xUserId = null, string? grantedScopes = null)
     {
         xUserId ??= Random.Shared.NextInt64(1, long.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture);
         using var client = ClientFor(userId);
         using var connect = await client.PostAsync("/api/x-accounts/connect", null, TestContext.Current.CancellationToken);
         var authorizeUrl = (string)(await connect.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>(TestContext.Current.CancellationToken))!["authorizeUrl"]!;
+        if (grantedScopes is not null)
+        {
+            var asked = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri(authorizeUrl).Query).ToDictionary(q => q.Key, q => (string?)q.Value.ToString());
+            asked["scope"] = grantedScopes;
+            authorizeUrl = Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(authorizeUrl.Split('?')[0], asked);
+        }
+
         var callback = X.Approve(authorizeUrl, username: "x_" + xUserId[..Math.Min(6, xUserId.Length)], xUserId: xUserId);
         // The frontend's callback page hands X's code and state to the API with the user's session.
         var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri(callback).Query);

@@ -68,7 +68,7 @@ public class XConnectTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal("code", query["response_type"]);
         Assert.Equal(ApiFactory.XClientId, query["client_id"]);
         Assert.Equal(ApiFactory.XRedirectUri, query["redirect_uri"]);
-        Assert.Equal("tweet.read tweet.write users.read offline.access", query["scope"]);
+        Assert.Equal("tweet.read tweet.write users.read offline.access media.write", query["scope"]);
         Assert.Equal("S256", query["code_challenge_method"]);
         Assert.Equal(43, query["code_challenge"].ToString().Length);
         Assert.True(query["state"].ToString().Length >= 43);

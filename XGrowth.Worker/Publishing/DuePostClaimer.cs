@@ -9,14 +9,20 @@ namespace XGrowth.Worker.Publishing;
 /// <see cref="Attempts"/> is the count before this attempt (see <see cref="DuePostClaimer"/> for what counts).
 /// </remarks>
 public sealed record ClaimedPost(Guid Id, Guid XAccountId, DateTimeOffset ScheduledAt, DateTimeOffset? NotBefore, Guid AttemptId, int Attempts,
-    string? AccessTokenProtected = null, DateTimeOffset? AccessTokenExpiresAt = null, string? CreationTraceParent = null)
+    string? AccessTokenProtected = null, DateTimeOffset? AccessTokenExpiresAt = null, string? CreationTraceParent = null, string? Scopes = null)
 {
+    /// <summary>X granted the account <c>media.write</c>, or it is not known (accounts connected before scopes were kept).</summary>
+    public bool MayUploadMedia => Scopes is null || Scopes.Split(' ').Contains("media.write");
+
     /// <summary>When the request should leave: the scheduled time, or later after a back-off.</summary>
     public DateTimeOffset FireAt => NotBefore > ScheduledAt ? NotBefore.Value : ScheduledAt;
 }
 
 /// <summary>A part of a claimed post: <see cref="XPostId"/> is set when it is on X already (sent by an earlier attempt).</summary>
-public sealed record ClaimedPart(int Position, string Text, string? XPostId);
+public sealed record ClaimedPart(int Position, string Text, string? XPostId, IReadOnlyList<ClaimedMedia> Media);
+
+/// <summary>A media item of a claimed part, in the part's order; its bytes are read piece by piece when uploaded.</summary>
+public sealed record ClaimedMedia(Guid Id, bool IsGif, string ContentType, long Bytes, string? AltText, bool ContentRemoved);
 
 /// <summary>
 /// The publishing state machine in SQL: claims due posts (<c>FOR UPDATE SKIP LOCKED</c>, so any number of workers
@@ -46,7 +52,7 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
             claimed_by = $3, lease_until = $4, request_sent_at = NULL, updated_at = $5
         FROM due, x_accounts AS a WHERE p.id = due.id AND a.id = p.x_account_id
         RETURNING p.id, p.x_account_id, p.scheduled_at, p.not_before, p.attempt_id, p.attempts,
-                  a.access_token_protected, a.access_token_expires_at, p.creation_trace_parent
+                  a.access_token_protected, a.access_token_expires_at, p.creation_trace_parent, a.scopes
         """;
 
     /// <summary>Claims up to <paramref name="limit"/> posts due by <paramref name="dueBy"/>.</summary>
@@ -66,25 +72,68 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
             claimed.Add(new ClaimedPost(reader.GetGuid(0), reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2),
                 reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3), reader.GetGuid(4), reader.GetInt32(5),
                 reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
-                reader.IsDBNull(8) ? null : reader.GetString(8)));
+                reader.IsDBNull(8) ? null : reader.GetString(8), reader.IsDBNull(9) ? null : reader.GetString(9)));
         }
 
         return claimed;
     }
 
-    /// <summary>The post's parts in publishing order, with the X ids of those already on X.</summary>
+    /// <summary>The post's parts in publishing order, with the X ids of those already on X, and each part's media (metadata only).</summary>
     public async Task<List<ClaimedPart>> ReadPartsAsync(Guid postId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT position, text, x_post_id FROM post_parts WHERE post_id = $1 ORDER BY position");
+        await using var command = dataSource.CreateCommand("""
+            SELECT pp.position, pp.text, pp.x_post_id, m.id, m.type, m.content_type, m.bytes, m.alt_text, m.content_removed_at IS NOT NULL
+            FROM post_parts AS pp
+            LEFT JOIN post_part_media AS l ON l.post_id = pp.post_id AND l.part_position = pp.position
+            LEFT JOIN media AS m ON m.id = l.media_id
+            WHERE pp.post_id = $1
+            ORDER BY pp.position, l.position
+            """);
         command.Parameters.Add(Id(postId));
         var parts = new List<ClaimedPart>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            parts.Add(new ClaimedPart(reader.GetInt32(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
+            var position = reader.GetInt32(0);
+            if (parts.Count == 0 || parts[^1].Position != position)
+            {
+                parts.Add(new ClaimedPart(position, reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), new List<ClaimedMedia>()));
+            }
+
+            if (!reader.IsDBNull(3))
+            {
+                ((List<ClaimedMedia>)parts[^1].Media).Add(new ClaimedMedia(reader.GetGuid(3), reader.GetString(4) == "gif", reader.GetString(5),
+                    reader.GetInt64(6), reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetBoolean(8)));
+            }
         }
 
         return parts;
+    }
+
+    /// <summary>
+    /// A media item's bytes in order, one stored piece (<see cref="XGrowth.Data.MediaChunk.Size"/>) per query, so that an
+    /// upload holds one piece in memory and no connection while its request is on the wire.
+    /// </summary>
+    public async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadMediaPiecesAsync(Guid mediaId,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        for (var index = 0; ; index++)
+        {
+            byte[]? piece;
+            await using (var command = dataSource.CreateCommand("SELECT data FROM media_contents WHERE media_id = $1 AND index = $2"))
+            {
+                command.Parameters.Add(Id(mediaId));
+                command.Parameters.Add(new NpgsqlParameter { Value = index });
+                piece = await command.ExecuteScalarAsync(cancellationToken) as byte[];
+            }
+
+            if (piece is null)
+            {
+                yield break;
+            }
+
+            yield return piece;
+        }
     }
 
     /// <summary>Posts more than <paramref name="missedAfter"/> past their time (no worker ran) become <c>missed</c>, not published late.</summary>

@@ -7,7 +7,7 @@ namespace XGrowth.Worker.Publishing;
 
 /// <summary>Publishes one claimed post and records what happened, by the class of X's answer (REFERENCE.md).</summary>
 public sealed partial class PostPublisher(
-    DuePostClaimer claimer, XPostClient x, XTokenProtector protector, IServiceScopeFactory scopes, IOptions<PublishingOptions> options,
+    DuePostClaimer claimer, XPostClient x, XMediaClient xMedia, XTokenProtector protector, IServiceScopeFactory scopes, IOptions<PublishingOptions> options,
     TimeProvider time, ILogger<PostPublisher> logger)
 {
     public static readonly ActivitySource ActivitySource = new("XGrowth.Worker.Publishing");
@@ -63,6 +63,22 @@ public sealed partial class PostPublisher(
             return "failed_empty";
         }
 
+        var unsentMedia = parts.Where(p => p.XPostId is null).SelectMany(p => p.Media).ToList();
+        if (unsentMedia.Count > 0 && !post.MayUploadMedia)
+        {
+            // Known before anything is sent: a thread is not left half published for want of a permission.
+            await claimer.NeedsReconnectAsync(post.XAccountId, cancellationToken);
+            await claimer.FailedAsync(post, "This post has media, and the X account was connected without permission to upload media "
+                + "(media.write): reconnect the account, then retry.", cancellationToken);
+            return "failed_needs_media_scope";
+        }
+
+        if (unsentMedia.Any(m => m.ContentRemoved))
+        {
+            await claimer.FailedAsync(post, "An image of this post was removed from storage: edit the post's media, then retry.", cancellationToken);
+            return "failed_media_removed";
+        }
+
         var sentThisAttempt = false;
         string? previous = null;
         foreach (var part in parts)
@@ -72,6 +88,41 @@ public sealed partial class PostPublisher(
                 // On X already (an earlier attempt sent it): never again; the next part replies to it.
                 previous = part.XPostId;
                 continue;
+            }
+
+            // The part's media goes to X first: until its post is created, a failure there has posted nothing.
+            var mediaIds = new List<string>(part.Media.Count);
+            foreach (var media in part.Media)
+            {
+                var upload = new MediaUpload(media.ContentType, media.IsGif, media.Bytes, media.AltText,
+                    pieces => claimer.ReadMediaPiecesAsync(media.Id, pieces));
+                var uploaded = await xMedia.UploadAsync(token, upload, cancellationToken);
+                if (uploaded is MediaUploadResult.Unauthorized)
+                {
+                    // As for a post: a 401 proves nothing was done, so refreshing once and sending again is safe.
+                    string? fresh;
+                    try
+                    {
+                        fresh = await tokens.RefreshRejectedAsync(post.XAccountId, token, cancellationToken);
+                    }
+                    catch (Exception e) when (XFailures.IsTransient(e, cancellationToken))
+                    {
+                        return await RetryOrFailAsync(post, "X refused the account's token and could not be reached to refresh it.", e, cancellationToken);
+                    }
+
+                    if (fresh is not null)
+                    {
+                        token = fresh;
+                        uploaded = await xMedia.UploadAsync(token, upload, cancellationToken);
+                    }
+                }
+
+                if (uploaded is not MediaUploadResult.Uploaded { MediaId: var mediaId })
+                {
+                    return await RecordMediaFailureAsync(post, PartLabel(part, parts.Count), uploaded, cancellationToken);
+                }
+
+                mediaIds.Add(mediaId);
             }
 
             if (!await claimer.MarkSentAsync(post, part.Position, firstOfAttempt: !sentThisAttempt, options.Value.Lease, cancellationToken))
@@ -87,7 +138,7 @@ public sealed partial class PostPublisher(
                 sentThisAttempt = true;
             }
 
-            var result = await x.CreatePostAsync(token, part.Text, previous, cancellationToken);
+            var result = await x.CreatePostAsync(token, part.Text, previous, mediaIds, cancellationToken);
             if (result is PublishResult.Unauthorized)
             {
                 // A 401 means X did not create the post: refreshing once and sending again cannot post twice.
@@ -105,7 +156,7 @@ public sealed partial class PostPublisher(
                 if (fresh is not null)
                 {
                     token = fresh;
-                    result = await x.CreatePostAsync(token, part.Text, previous, cancellationToken);
+                    result = await x.CreatePostAsync(token, part.Text, previous, mediaIds, cancellationToken);
                 }
             }
 
@@ -158,6 +209,35 @@ public sealed partial class PostPublisher(
             case PublishResult.Unknown unknown:
                 await claimer.UnconfirmedAsync(post, part + unknown.Reason + " Check X, then retry or dismiss.", cancellationToken);
                 return "unconfirmed";
+            default:
+                throw new UnreachableException();
+        }
+    }
+
+    /// <summary>A part's media could not be uploaded: nothing of that part was posted, so nothing is unconfirmed.</summary>
+    private async Task<string> RecordMediaFailureAsync(ClaimedPost post, string part, MediaUploadResult result, CancellationToken cancellationToken)
+    {
+        switch (result)
+        {
+            case MediaUploadResult.RateLimited limited:
+                await claimer.RateLimitAccountAsync(post.XAccountId, limited.Reset, cancellationToken);
+                await claimer.RescheduleAsync(post, limited.Reset, part + "X's rate limit for media uploads was reached; waiting for its reset.", cancellationToken);
+                return "rate_limited";
+            case MediaUploadResult.Unauthorized:
+                await claimer.NeedsReconnectAsync(post.XAccountId, cancellationToken);
+                await claimer.FailedAsync(post, part + "X refused the account's authorization: reconnect the account, then retry.", cancellationToken);
+                return "failed_unauthorized";
+            case MediaUploadResult.Forbidden forbidden:
+                // X's 403 on an upload is a token without media.write (an account connected before it was asked for).
+                await claimer.NeedsReconnectAsync(post.XAccountId, cancellationToken);
+                await claimer.FailedAsync(post, part + "X refused to take media from this account (" + forbidden.Reason
+                    + "): reconnect the account so that XGrowth may upload media (media.write), then retry.", cancellationToken);
+                return "failed_needs_media_scope";
+            case MediaUploadResult.Rejected rejected:
+                await claimer.FailedAsync(post, part + rejected.Reason, cancellationToken);
+                return "failed_media_rejected";
+            case MediaUploadResult.Failed failed:
+                return await RetryOrFailAsync(post, part + failed.Reason, null, cancellationToken);
             default:
                 throw new UnreachableException();
         }

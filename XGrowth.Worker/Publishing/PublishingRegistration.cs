@@ -15,6 +15,8 @@ public static class PublishingRegistration
         var requestTimeout = builder.Configuration.GetValue<TimeSpan?>($"{PublishingOptions.Section}:{nameof(PublishingOptions.RequestTimeout)}")
             ?? new PublishingOptions().RequestTimeout;
         builder.AddXPostClient(requestTimeout);
+        // An image is up to 5 MB in one request, a GIF's piece 1 MiB: more time than a post's few hundred bytes.
+        builder.AddXMediaClient(requestTimeout * 4);
         builder.Services.AddSingleton<DuePostClaimer>();
         builder.Services.AddSingleton<PostPublisher>();
         builder.Services.AddHostedService<PublishingService>();

@@ -69,6 +69,20 @@ internal sealed class ApiProcess : IDisposable
         return double.NaN;
     }
 
+    /// <summary>The most resident memory the service has had so far, in MiB (Linux: /proc/{pid}/status VmHWM).</summary>
+    public double PeakResidentMiB()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            {
+                return double.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+            }
+        }
+
+        return double.NaN;
+    }
+
     /// <summary>A self-signed certificate for <c>DataProtection:Certificate</c>, made for this run (PKCS#12, base64).</summary>
     private static readonly string KeyRingCertificate = NewKeyRingCertificate();
 
