@@ -96,14 +96,14 @@ public static class XStandInApi
         }
 
         var items = string.Join("", thread.Select(p =>
-            $"<article{(p.Id == id ? " class=current" : "")}><header>@{Encode(p.Username)} · {p.CreatedAt:yyyy-MM-dd HH:mm:ss} UTC</header><p>{Encode(p.Text)}</p><footer><a href=\"{Encode(p.Id)}\">{Encode(p.Id)}</a></footer></article>"));
+            $"<article{(p.Id == id ? " class=current" : "")}><header>@{Encode(p.Username)} · {p.CreatedAt:yyyy-MM-dd HH:mm:ss} UTC</header><p>{Encode(p.Text)}</p>{MediaOf(p, x)}<footer><a href=\"{Encode(p.Id)}\">{Encode(p.Id)}</a></footer></article>"));
         return Page($"Post by @{post.Username}", items);
     }
 
     private static IResult HomePage(XStandIn x)
     {
         var posts = x.Posts.Reverse().Take(50).Select(p =>
-            $"<article><header>@{Encode(p.Username)} · {p.CreatedAt:yyyy-MM-dd HH:mm:ss} UTC</header><p>{Encode(p.Text)}</p><footer><a href=\"{XStandIn.PathBase}/i/web/status/{Encode(p.Id)}\">{Encode(p.Id)}</a></footer></article>");
+            $"<article><header>@{Encode(p.Username)} · {p.CreatedAt:yyyy-MM-dd HH:mm:ss} UTC</header><p>{Encode(p.Text)}</p>{MediaOf(p, x)}<footer><a href=\"{XStandIn.PathBase}/i/web/status/{Encode(p.Id)}\">{Encode(p.Id)}</a></footer></article>");
         return Page("Local X: latest posts", string.Join("", posts) is { Length: > 0 } list ? list : "<p>No posts yet.</p>");
     }
 
@@ -147,6 +147,12 @@ public static class XStandInApi
             ? Page("Back in the app", $"<p class=ok>X account connected.</p><pre>{Encode(body)}</pre><p>Schedule a post on it (dashboard command \"Schedule test post\", or the README's walkthrough).</p>")
             : Page("Back in the app", $"<p class=err>Connecting failed ({(int)response.StatusCode}).</p><pre>{Encode(body)}</pre>", StatusCodes.Status400BadRequest);
     }
+
+    /// <summary>The post's media as the stand-in knows it (it keeps sizes and hashes, not the pictures).</summary>
+    private static string MediaOf(XStandIn.XPost post, XStandIn x) => post.MediaIds is not { Count: > 0 } ids ? "" :
+        "<ul class=note>" + string.Join("", ids.Select(id => x.FindMedia(id) is { } media
+            ? CultureInfoInvariant($"<li>{(media.IsGif ? "GIF" : "image")} {Encode(id)}: {media.TotalBytes:N0} bytes, SHA-256 {Encode(media.Sha256?[..16])}…{(media.AltText is { } alt ? ", alt text: " + Encode(alt) : "")}</li>")
+            : $"<li>media {Encode(id)} (forgotten since a restart)</li>")) + "</ul>";
 
     private static string CultureInfoInvariant(FormattableString value) => FormattableString.Invariant(value);
 

@@ -46,6 +46,7 @@ internal sealed class BenchDatabase : IDisposable
 internal sealed class ApiProcess : IDisposable
 {
     private readonly Process _process;
+    private bool _disposed;
 
     private ApiProcess(Process process, HttpClient client)
     {
@@ -169,8 +170,15 @@ internal sealed class ApiProcess : IDisposable
         throw new TimeoutException($"{dll} did not become healthy within 60 s. Its last output:\n" + string.Join('\n', lastLines));
     }
 
+    /// <summary>Stops the service; a second call does nothing (a bench may stop a service early, before its <c>using</c> ends).</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         Client.Dispose();
         if (!_process.HasExited)
         {
