@@ -281,7 +281,9 @@ public static class AnalyticsApi
         var today = LocalDays.Today(services.Time, zone);
         var from = today.AddDays(1 - periodDays);
         var start = LocalDays.StartOfDay(from, zone);
-        // One round trip: the account check, the followers at both ends, and the period's posts with their metrics.
+        var offsets = ZoneOffsets.Between(zone, start, now);
+        // One round trip: the account check, the followers at both ends, and the period's posts summed up in PostgreSQL
+        // (a 90-day period can hold thousands of posts; only the totals, the best post and the slots' sums come back).
         await using var batch = services.DataSource.CreateBatch();
         batch.BatchCommands.Add(OwnedAccountCommand(id, user.ClerkUserId()));
         batch.BatchCommands.Add(Command("""
@@ -290,13 +292,41 @@ public static class AnalyticsApi
                 (SELECT followers_count FROM follower_snapshots WHERE x_account_id = $1 AND taken_at > $2 AND taken_at <= $3 ORDER BY taken_at LIMIT 1)),
                 (SELECT followers_count FROM follower_snapshots WHERE x_account_id = $1 AND taken_at <= $3 ORDER BY taken_at DESC LIMIT 1)
             """, Id(id), Time(start), Time(now)));
+        // A post's local weekday (monday 0) and hour come from the zone's UTC offset at the time it was published, looked
+        // up in the offsets .NET's time zone data gives ($4 from when, $5 seconds): the same local time as everywhere
+        // else in the API (LocalDays), whatever time zone data PostgreSQL has.
         batch.BatchCommands.Add(Command($"""
-            SELECT {PostColumns}
-            FROM scheduled_posts AS p
+            WITH posts AS MATERIALIZED (
+                SELECT p.id, p.published_at, r.impressions, r.engagements
+                FROM scheduled_posts AS p
+                LEFT JOIN LATERAL (
+                    SELECT r.impressions, {Engagements} AS engagements
+                    FROM post_metric_readings AS r WHERE r.scheduled_post_id = p.id ORDER BY r.read_at DESC LIMIT 1
+                ) AS r ON true
+                WHERE p.x_account_id = $1 AND p.status = 'published' AND p.x_post_id IS NOT NULL
+                  AND p.published_at >= $2 AND p.published_at <= $3
+            ),
+            slots AS (
+                SELECT (extract(isodow FROM local_time)::int - 1) * 24 + extract(hour FROM local_time)::int AS slot,
+                    sum(engagements::float8 / impressions) AS rate_sum, count(*)::int AS posts
+                FROM posts
+                CROSS JOIN LATERAL (
+                    SELECT (published_at AT TIME ZONE 'UTC') + make_interval(secs => ($5::int[])[width_bucket(published_at, $4::timestamptz[])]) AS local_time
+                ) AS l
+                WHERE impressions > 0
+                GROUP BY slot
+            )
+            SELECT {PostColumns}, totals.*, by_slot.*
+            FROM (SELECT count(*)::int AS posts, COALESCE(sum(impressions), 0)::bigint AS impressions,
+                    COALESCE(sum(engagements), 0)::bigint AS engagements FROM posts) AS totals
+            CROSS JOIN (SELECT array_agg(slot) AS slots, array_agg(rate_sum) AS rate_sums, array_agg(posts) AS slot_posts FROM slots) AS by_slot
+            -- The post with the most engagements; ties go to more impressions, then to the later post (then the id: one answer).
+            LEFT JOIN (SELECT id FROM posts WHERE impressions IS NOT NULL ORDER BY engagements DESC, impressions DESC, published_at DESC, id DESC LIMIT 1) AS best ON true
+            LEFT JOIN scheduled_posts AS p ON p.id = best.id
             {LatestReadingJoin}
-            WHERE p.x_account_id = $1 AND p.status = 'published' AND p.x_post_id IS NOT NULL
-              AND p.published_at >= $2 AND p.published_at <= $3
-            """, Id(id), Time(start), Time(now)));
+            """, Id(id), Time(start), Time(now),
+            new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz, Value = offsets.Starts },
+            new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer, Value = offsets.Seconds }));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
@@ -308,45 +338,36 @@ public static class AnalyticsApi
         long? startFollowers = reader.IsDBNull(0) ? null : reader.GetInt64(0);
         long? endFollowers = reader.IsDBNull(1) ? null : reader.GetInt64(1);
         await reader.NextResultAsync(cancellationToken);
-        var posts = new List<PostAnalytics>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            posts.Add(ReadPost(reader, services.Links));
-        }
-
-        var measured = posts.Where(p => p.Metrics is not null).ToList();
-        var impressions = measured.Sum(p => p.Metrics!.Impressions);
-        var engagements = measured.Sum(p => p.Metrics!.Engagements);
-        var best = measured.OrderByDescending(p => p.Metrics!.Engagements).ThenByDescending(p => p.Metrics!.Impressions)
-            .ThenByDescending(p => p.PublishedAt).FirstOrDefault();
+        await reader.ReadAsync(cancellationToken);
+        var best = reader.IsDBNull(0) ? null : ReadPost(reader, services.Links);
+        var postsPublished = reader.GetInt32(PostColumnCount);
+        var impressions = reader.GetInt64(PostColumnCount + 1);
+        var engagements = reader.GetInt64(PostColumnCount + 2);
+        var slots = reader.IsDBNull(PostColumnCount + 3) ? [] : reader.GetFieldValue<int[]>(PostColumnCount + 3);
+        var rateSums = reader.IsDBNull(PostColumnCount + 4) ? [] : reader.GetFieldValue<double[]>(PostColumnCount + 4);
+        var slotPosts = reader.IsDBNull(PostColumnCount + 5) ? [] : reader.GetFieldValue<int[]>(PostColumnCount + 5);
         return TypedResults.Ok(new AccountSummary(id, period, zone.Id, from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
             today.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), new FollowerChange(startFollowers, endFollowers, endFollowers - startFollowers),
-            posts.Count, impressions, engagements, Rate(engagements, impressions), best, BestTimes(measured, zone)));
+            postsPublished, impressions, engagements, Rate(engagements, impressions), best, BestTimes(slots, rateSums, slotPosts)));
     }
 
     /// <summary>
-    /// The mean engagement rate of the posts published in each local weekday and hour (posts with impressions only);
-    /// null where fewer than <see cref="MinPostsPerBestTime"/>, too few to say anything.
+    /// The mean engagement rate of the posts published in each local weekday and hour (posts with impressions only),
+    /// from the sums per slot (weekday × 24 + hour); null where fewer than <see cref="MinPostsPerBestTime"/>, too few
+    /// to say anything.
     /// </summary>
-    private static List<BestTimesDay> BestTimes(List<PostAnalytics> posts, TimeZoneInfo zone)
+    private static List<BestTimesDay> BestTimes(int[] slots, double[] rateSums, int[] slotPosts)
     {
-        var sums = new double[7, 24];
-        var counts = new int[7, 24];
-        foreach (var post in posts)
+        var means = new double?[7 * 24];
+        for (var i = 0; i < slots.Length; i++)
         {
-            if (post.EngagementRate is not { } rate)
+            if (slotPosts[i] >= MinPostsPerBestTime)
             {
-                continue;
+                means[slots[i]] = rateSums[i] / slotPosts[i];
             }
-
-            var local = LocalDays.LocalTime(post.PublishedAt, zone);
-            var weekday = ((int)local.DayOfWeek + 6) % 7; // Monday first
-            sums[weekday, local.Hour] += rate;
-            counts[weekday, local.Hour]++;
         }
 
-        return [.. Enumerable.Range(0, 7).Select(day => new BestTimesDay(Weekdays[day],
-            [.. Enumerable.Range(0, 24).Select(hour => counts[day, hour] >= MinPostsPerBestTime ? sums[day, hour] / counts[day, hour] : (double?)null)]))];
+        return [.. Enumerable.Range(0, 7).Select(day => new BestTimesDay(Weekdays[day], means[(day * 24)..((day + 1) * 24)]))];
     }
 
     private const string Engagements = "r.likes + r.reposts + r.replies + r.quotes + r.bookmarks";
@@ -358,10 +379,14 @@ public static class AnalyticsApi
 
     private const int PostColumnCount = 16;
 
-    /// <summary>A post's latest reading (at most four per post: the index on the post's readings finds them).</summary>
+    /// <summary>
+    /// A post's latest reading, from the index ix_post_metric_readings_latest alone (its key and included columns are
+    /// all this reads: keep them in step).
+    /// </summary>
     private const string LatestReadingJoin = """
         LEFT JOIN LATERAL (
-            SELECT * FROM post_metric_readings AS m WHERE m.scheduled_post_id = p.id ORDER BY m.read_at DESC LIMIT 1
+            SELECT m.kind, m.read_at, m.impressions, m.likes, m.reposts, m.replies, m.quotes, m.bookmarks, m.url_clicks, m.profile_clicks
+            FROM post_metric_readings AS m WHERE m.scheduled_post_id = p.id ORDER BY m.read_at DESC LIMIT 1
         ) AS r ON true
         """;
 
