@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Json;
 using XGrowth.Api.Auth;
 using XGrowth.Api.Events;
 using XGrowth.Api.Http;
+using XGrowth.Api.Media;
 using XGrowth.Api.OpenApi;
 using XGrowth.Api.Webhooks;
 using XGrowth.Data;
@@ -49,6 +50,7 @@ public static class ApiServices
         builder.Services.AddClerkWebhooks(builder.Environment);
         builder.AddWriteRateLimits();
         builder.AddUserEvents();
+        builder.AddMedia();
         return builder;
     }
 }

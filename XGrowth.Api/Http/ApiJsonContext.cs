@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using XGrowth.Api.Analytics;
 using XGrowth.Api.Calendar;
+using XGrowth.Api.Media;
 using XGrowth.Api.Posts;
 using XGrowth.Api.Queue;
 using XGrowth.Api.Users;
@@ -19,6 +20,10 @@ namespace XGrowth.Api.Http;
 [JsonSerializable(typeof(CalendarApi.CalendarResponse))]
 [JsonSerializable(typeof(Page<PostResponse>))]
 [JsonSerializable(typeof(PostResponse))]
+[JsonSerializable(typeof(MediaApi.MediaResponse))]
+[JsonSerializable(typeof(MediaApi.MediaPage))]
+[JsonSerializable(typeof(MediaApi.UpdateMediaRequest))]
+[JsonSerializable(typeof(MediaType))]
 [JsonSerializable(typeof(PostsApi.CreatePostRequest))]
 [JsonSerializable(typeof(PostsApi.UpdatePostRequest))]
 [JsonSerializable(typeof(PostsApi.SchedulePostRequest))]

@@ -38,9 +38,11 @@ public static class ApiContract
         if (context.JsonPropertyInfo is null && schema.Properties is not null
             && type.GetCustomAttribute<JsonUnmappedMemberHandlingAttribute>()?.UnmappedMemberHandling == JsonUnmappedMemberHandling.Disallow)
         {
-            foreach (var property in schema.Properties.Values.OfType<OpenApiSchema>())
+            var nullClears = type.GetProperties().Where(p => p.GetCustomAttribute<NullClearsAttribute>() is not null)
+                .Select(p => JsonNamingPolicyName(p.Name)).ToHashSet();
+            foreach (var (name, property) in schema.Properties.Select(p => (p.Key, p.Value as OpenApiSchema)))
             {
-                if (property.Type is { } t && t.HasFlag(JsonSchemaType.Null) && t != JsonSchemaType.Null)
+                if (property is not null && !nullClears.Contains(name) && property.Type is { } t && t.HasFlag(JsonSchemaType.Null) && t != JsonSchemaType.Null)
                 {
                     property.Type = t & ~JsonSchemaType.Null;
                 }
@@ -208,3 +210,7 @@ public static class ApiContract
             return Task.CompletedTask;
         });
 }
+
+/// <summary>A request field for which null is a value to send (it clears what is stored), not only "left out".</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class NullClearsAttribute : Attribute;
