@@ -109,11 +109,15 @@ public static class CalendarApi
 
     // Hand-written rather than EF Core: a month can hold hundreds of posts, and EF Core's materialization of them
     // costs more than the query itself (measured with bench/CalendarBench). The values of PostResponse.Rows, each post's
-    // parts as arrays in part order.
+    // parts as arrays in part order, and the parts' media (metadata, never contents) as arrays in part and media order.
     private const string PostColumns = """
         p.id, p.x_account_id, p.scheduled_at, p.status, p.published_at, p.error, p.queued,
         ARRAY(SELECT pp.text FROM post_parts AS pp WHERE pp.post_id = p.id ORDER BY pp.position),
-        ARRAY(SELECT pp.x_post_id FROM post_parts AS pp WHERE pp.post_id = p.id ORDER BY pp.position)
+        ARRAY(SELECT pp.x_post_id FROM post_parts AS pp WHERE pp.post_id = p.id ORDER BY pp.position),
+        ARRAY(SELECT l.part_position FROM post_part_media AS l WHERE l.post_id = p.id ORDER BY l.part_position, l.position),
+        ARRAY(SELECT l.media_id FROM post_part_media AS l WHERE l.post_id = p.id ORDER BY l.part_position, l.position),
+        ARRAY(SELECT m.type FROM post_part_media AS l JOIN media AS m ON m.id = l.media_id WHERE l.post_id = p.id ORDER BY l.part_position, l.position),
+        ARRAY(SELECT m.alt_text FROM post_part_media AS l JOIN media AS m ON m.id = l.media_id WHERE l.post_id = p.id ORDER BY l.part_position, l.position)
         """;
 
     private const string PostsInRangeSql = $"""
@@ -274,7 +278,20 @@ public static class CalendarApi
                 var parts = new List<PartRow>(texts.Length);
                 for (var i = 0; i < texts.Length; i++)
                 {
-                    parts.Add(new PartRow(texts[i], xPostIds[i]));
+                    parts.Add(new PartRow(texts[i], xPostIds[i], []));
+                }
+
+                var mediaParts = row.GetFieldValue<int[]>(9);
+                if (mediaParts.Length > 0)
+                {
+                    var mediaIds = row.GetFieldValue<Guid[]>(10);
+                    var types = row.GetFieldValue<string[]>(11);
+                    var altTexts = row.GetFieldValue<string?[]>(12);
+                    for (var i = 0; i < mediaParts.Length; i++)
+                    {
+                        SnakeCaseEnumConverter<MediaType>.TryParse(types[i], out var type);
+                        parts[mediaParts[i]].Media.Add(new PostMediaResponse(mediaIds[i], type, altTexts[i]));
+                    }
                 }
 
                 return new PostRow(row.GetGuid(0), row.GetGuid(1), row.IsDBNull(2) ? null : row.GetFieldValue<DateTimeOffset>(2), status,

@@ -202,8 +202,15 @@ public static class MediaApi
         var limits = services.Options.Value;
         var (stored, problem) = await db.InTransactionAsync(async ct =>
         {
-            // The user's row, held for the transaction: their uploads are counted against the limits one at a time.
-            await db.Database.ExecuteSqlInterpolatedAsync($"SELECT 1 FROM users WHERE id = {userId} FOR UPDATE", ct);
+            // The user's row, held for the transaction: their uploads are counted against the limits one at a time, and
+            // a deletion of the user (which holds it too) either comes after, and removes this, or before, and stops it.
+            var present = await db.Database.SqlQuery<int>($"SELECT 1 AS \"Value\" FROM users WHERE id = {userId} AND deleted_at IS NULL FOR UPDATE")
+                .ToListAsync(ct);
+            if (present.Count == 0)
+            {
+                return (null, ApiProblems.NotFound("User not found."));
+            }
+
             if (await LimitExceededAsync(db, userId, file.Length, limits, ct) is { } exceeded)
             {
                 return (null, exceeded);

@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using Microsoft.EntityFrameworkCore;
 using XGrowth.Data;
 using XGrowth.X;
 
@@ -28,7 +29,8 @@ public sealed record PostResponse(
     /// </summary>
     public static readonly Expression<Func<ScheduledPost, PostRow>> Rows = post => new PostRow(
         post.Id, post.XAccountId, post.ScheduledAt, post.Status, post.PublishedAt, post.Error, post.Queued,
-        post.Parts.OrderBy(part => part.Position).Select(part => new PartRow(part.Text, part.XPostId)).ToList());
+        post.Parts.OrderBy(part => part.Position).Select(part => new PartRow(part.Text, part.XPostId,
+            part.Media.OrderBy(link => link.Position).Select(link => new PostMediaResponse(link.MediaId, link.Media!.Type, link.Media.AltText)).ToList())).ToList());
 
     private static readonly Func<ScheduledPost, PostRow> RowOf = Rows.Compile();
 
@@ -37,7 +39,7 @@ public sealed record PostResponse(
 
     public static PostResponse From(PostRow row, XPostLinks links)
     {
-        var parts = row.Parts.ConvertAll(part => new PostPartResponse(part.Text, [], part.XPostId, links.UrlOf(part.XPostId)));
+        var parts = row.Parts.ConvertAll(part => new PostPartResponse(part.Text, part.Media, part.XPostId, links.UrlOf(part.XPostId)));
         var first = parts[0];
         return new PostResponse(row.Id, row.XAccountId, first.Text, parts, row.ScheduledAt, row.Status, first.XPostId, first.XPostUrl,
             row.PublishedAt, row.Error, row.Queued);
@@ -48,14 +50,23 @@ public sealed record PostResponse(
 public sealed record PostPartResponse(string Text, IReadOnlyList<PostMediaResponse> Media, string? XPostId, string? XPostUrl);
 
 /// <summary>An image or GIF attached to a part (details at <c>GET /api/media/{id}</c>).</summary>
-public sealed record PostMediaResponse(Guid Id, string Type, string? AltText);
+public sealed record PostMediaResponse(Guid Id, MediaType Type, string? AltText);
 
 /// <summary>What a post's JSON is made of, as read from the database (parts in order).</summary>
 public sealed record PostRow(
     Guid Id, Guid XAccountId, DateTimeOffset? ScheduledAt, ScheduledPostStatus Status, DateTimeOffset? PublishedAt, string? Error, bool Queued,
     List<PartRow> Parts);
 
-public sealed record PartRow(string Text, string? XPostId);
+/// <summary>A part as read: its media in order (metadata only: a post's JSON never reads media contents).</summary>
+public sealed record PartRow(string Text, string? XPostId, List<PostMediaResponse> Media);
+
+/// <summary>Loading posts whole, for the answers made from entities.</summary>
+public static class PostQueries
+{
+    /// <summary>The post's parts and each part's media with its metadata: what <see cref="PostResponse.From(ScheduledPost, XPostLinks)"/> reads.</summary>
+    public static IQueryable<ScheduledPost> IncludeParts(this IQueryable<ScheduledPost> posts) =>
+        posts.Include(p => p.Parts).ThenInclude(part => part.Media).ThenInclude(link => link.Media);
+}
 
 /// <summary>A page of a list; <c>nextCursor</c> is null on the last page.</summary>
 public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);

@@ -113,7 +113,7 @@ public static partial class PostsApi
             var (post, problem) = await db.InTransactionAsync(async ct =>
             {
                 await LockUserAsync(db, userId, ct);
-                var post = await db.ScheduledPosts.Include(p => p.XAccount).Include(p => p.Parts)
+                var post = await db.ScheduledPosts.Include(p => p.XAccount).IncludeParts()
                     .SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, ct);
                 if (post is null)
                 {
@@ -165,7 +165,7 @@ public static partial class PostsApi
             var (post, problem) = await db.InTransactionAsync(async ct =>
             {
                 await LockUserAsync(db, userId, ct);
-                var post = await db.ScheduledPosts.Include(p => p.Parts).SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, ct);
+                var post = await db.ScheduledPosts.IncludeParts().SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, ct);
                 if (post is null)
                 {
                     return ((ScheduledPost?)null, (ProblemHttpResult?)ApiProblems.NotFound("Post not found."));

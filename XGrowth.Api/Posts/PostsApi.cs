@@ -104,7 +104,7 @@ public static partial class PostsApi
         Guid id, ClaimsPrincipal user, PostServices services, bool retry, CancellationToken cancellationToken)
     {
         var userId = user.ClerkUserId();
-        var post = await services.Db.ScheduledPosts.Include(p => p.XAccount).Include(p => p.Parts)
+        var post = await services.Db.ScheduledPosts.Include(p => p.XAccount).IncludeParts()
             .SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, cancellationToken);
         if (post is null)
         {
@@ -160,9 +160,9 @@ public static partial class PostsApi
     public sealed record UpdatePostRequest(
         string? Text = null, IReadOnlyList<PostPartRequest?>? Parts = null, [property: DataType(DataType.DateTime)] string? ScheduledAt = null);
 
-    /// <summary>One part of a thread.</summary>
+    /// <summary>One part of a thread: its text, and the ids of its media (up to 4 images or 1 GIF, from <c>POST /api/media</c>).</summary>
     [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-    public sealed record PostPartRequest(string? Text);
+    public sealed record PostPartRequest(string? Text, IReadOnlyList<Guid>? MediaIds = null);
 
     public sealed record PostServices(XGrowthDbContext Db, TimeProvider Time, XPostLinks Links, Microsoft.Extensions.Options.IOptions<PostLimitsOptions> Limits);
 
@@ -184,7 +184,7 @@ public static partial class PostsApi
             errors["xAccountId"] = ["xAccountId is required."];
         }
 
-        var texts = ValidateParts(request.Text, request.Parts, required: true, errors);
+        var parts = ValidateParts(request.Text, request.Parts, required: true, errors);
         var timing = ValidateTiming(request.ScheduledAt, request.Queue, draftAllowed: true, services.Time, errors);
         if (errors.Count > 0)
         {
@@ -194,7 +194,7 @@ public static partial class PostsApi
         var db = services.Db;
         // One transaction that holds the user's row: a user's creations are serialized, so the limits on pending posts
         // hold however many calls arrive at once, on any number of API processes.
-        var (created, problem) = await db.InTransactionAsync(async ct =>
+        var (created, problem) = await db.InTransactionAsync<PostResponse, IResult>(async ct =>
         {
             await LockUserAsync(db, userId, ct);
             var account = await db.XAccounts.AsNoTracking()
@@ -203,15 +203,20 @@ public static partial class PostsApi
                 .SingleOrDefaultAsync(ct);
             if (account is null || account.Status == XAccountStatus.Disconnected)
             {
-                return ((ScheduledPost?)null, (IResult?)ApiProblems.NotFound("X account not found."));
+                return (null, ApiProblems.NotFound("X account not found."));
             }
 
             var now = services.Time.GetUtcNow();
+            if (await PartMediaRules.RefusedAsync(db, userId, parts!, detached: [], now, ct) is { } unusable)
+            {
+                return (null, unusable);
+            }
+
             var post = new ScheduledPost
             {
                 Id = Guid.CreateVersion7(now),
                 XAccountId = account.Id,
-                Parts = [.. texts!.Select((text, position) => new PostPart { Position = position, Text = text })],
+                Parts = [.. parts!.Select((part, position) => new PostPart { Position = position, Text = part.Text, Media = PartMediaRules.Links(part) })],
                 Status = ScheduledPostStatus.Draft,
                 CreatedAt = now,
                 UpdatedAt = now,
@@ -224,7 +229,7 @@ public static partial class PostsApi
 
             db.ScheduledPosts.Add(post);
             await db.SaveChangesAsync(ct);
-            return (post, null);
+            return (await ReadAsync(db, post.Id, services.Links, ct), null);
         }, cancellationToken);
 
         if (created is null)
@@ -237,8 +242,7 @@ public static partial class PostsApi
             };
         }
 
-        var post = created;
-        return TypedResults.Created($"/api/posts/{post.Id}", PostResponse.From(post, services.Links));
+        return TypedResults.Created($"/api/posts/{created.Id}", created);
     }
 
     internal static async Task<Results<Ok<Page<PostResponse>>, ValidationProblem>> ListAsync(
@@ -343,9 +347,9 @@ public static partial class PostsApi
         Guid id, UpdatePostRequest request, ClaimsPrincipal user, [AsParameters] PostServices services, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        var texts = ValidateParts(request.Text, request.Parts, required: false, errors);
+        var parts = ValidateParts(request.Text, request.Parts, required: false, errors);
         var scheduledAt = ValidateScheduledAt(request.ScheduledAt, required: false, services.Time, errors);
-        if (texts is null && scheduledAt is null && errors.Count == 0)
+        if (parts is null && scheduledAt is null && errors.Count == 0)
         {
             errors[""] = ["Give text (or parts), scheduledAt or both."];
         }
@@ -359,12 +363,18 @@ public static partial class PostsApi
         var db = services.Db;
         try
         {
-            var (post, problem) = await db.InTransactionAsync(async ct =>
+            var (post, problem) = await db.InTransactionAsync<PostResponse, IResult>(async ct =>
             {
-                var post = await db.ScheduledPosts.Include(p => p.Parts).SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, ct);
+                if (parts is not null)
+                {
+                    // As on creation: the user's media are attached and detached one change at a time.
+                    await LockUserAsync(db, userId, ct);
+                }
+
+                var post = await db.ScheduledPosts.IncludeParts().SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, ct);
                 if (post is null)
                 {
-                    return ((ScheduledPost?)null, (ProblemHttpResult?)ApiProblems.NotFound("Post not found."));
+                    return (null, ApiProblems.NotFound("Post not found."));
                 }
 
                 if (post.Status == ScheduledPostStatus.Draft && scheduledAt is not null)
@@ -378,7 +388,8 @@ public static partial class PostsApi
                     return (null, NotEditable(post.Status));
                 }
 
-                if (texts is not null)
+                var now = services.Time.GetUtcNow();
+                if (parts is not null)
                 {
                     if (post.Parts.Any(part => part.XPostId is not null))
                     {
@@ -387,7 +398,13 @@ public static partial class PostsApi
                             "Some parts of this post are already on X; its text can no longer be changed. Change its time, or cancel it."));
                     }
 
-                    ReplaceParts(post, texts);
+                    var detached = post.Parts.SelectMany(part => part.Media).Select(link => link.MediaId).ToList();
+                    if (await PartMediaRules.RefusedAsync(db, userId, parts, detached, now, ct) is { } unusable)
+                    {
+                        return (null, unusable);
+                    }
+
+                    ReplaceParts(post, parts);
                 }
 
                 if (scheduledAt is not null)
@@ -399,13 +416,18 @@ public static partial class PostsApi
                     post.SlotAt = null;
                 }
 
-                post.UpdatedAt = services.Time.GetUtcNow();
+                post.UpdatedAt = now;
                 // The row version (xmin) makes this fail if the worker took the post since it was read: the user then
                 // learns that the edit did not make it, instead of X getting text the user replaced.
                 await db.SaveChangesAsync(ct);
-                return (post, null);
+                return (await ReadAsync(db, post.Id, services.Links, ct), null);
             }, cancellationToken);
-            return post is not null ? TypedResults.Ok(PostResponse.From(post, services.Links)) : problem!;
+            return post is not null ? TypedResults.Ok(post) : problem switch
+            {
+                ValidationProblem validation => validation,
+                ProblemHttpResult other => other,
+                _ => throw new System.Diagnostics.UnreachableException(),
+            };
         }
         catch (DbUpdateConcurrencyException)
         {
@@ -460,23 +482,46 @@ public static partial class PostsApi
         return TypedResults.NoContent();
     }
 
-    /// <summary>Gives the post these texts, updating parts in place (a part's key is its position), adding or removing the rest.</summary>
-    private static void ReplaceParts(ScheduledPost post, IReadOnlyList<string> texts)
+    /// <summary>The post as every endpoint answers it, read back in the transaction that wrote it.</summary>
+    private static async Task<PostResponse> ReadAsync(XGrowthDbContext db, Guid id, XPostLinks links, CancellationToken cancellationToken) =>
+        PostResponse.From(await db.ScheduledPosts.AsNoTracking().Where(p => p.Id == id).Select(PostResponse.Rows).SingleAsync(cancellationToken), links);
+
+    /// <summary>
+    /// Gives the post these parts, updating parts in place (a part's key is its position), adding or removing the rest;
+    /// the same for each part's media (a link's key is its position in the part).
+    /// </summary>
+    private static void ReplaceParts(ScheduledPost post, IReadOnlyList<PartInput> parts)
     {
         post.Parts.Sort((a, b) => a.Position.CompareTo(b.Position));
-        for (var position = 0; position < texts.Count; position++)
+        for (var position = 0; position < parts.Count; position++)
         {
             if (position < post.Parts.Count)
             {
-                post.Parts[position].Text = texts[position];
+                var part = post.Parts[position];
+                part.Text = parts[position].Text;
+                part.Media.Sort((a, b) => a.Position.CompareTo(b.Position));
+                var mediaIds = parts[position].MediaIds;
+                for (var i = 0; i < mediaIds.Count; i++)
+                {
+                    if (i < part.Media.Count)
+                    {
+                        part.Media[i].MediaId = mediaIds[i];
+                    }
+                    else
+                    {
+                        part.Media.Add(new PostPartMedia { Position = i, MediaId = mediaIds[i] });
+                    }
+                }
+
+                part.Media.RemoveRange(mediaIds.Count, part.Media.Count - mediaIds.Count);
             }
             else
             {
-                post.Parts.Add(new PostPart { Position = position, Text = texts[position] });
+                post.Parts.Add(new PostPart { Position = position, Text = parts[position].Text, Media = PartMediaRules.Links(parts[position]) });
             }
         }
 
-        post.Parts.RemoveRange(texts.Count, post.Parts.Count - texts.Count);
+        post.Parts.RemoveRange(parts.Count, post.Parts.Count - parts.Count);
     }
 
     private static ProblemHttpResult NotEditable(ScheduledPostStatus status) =>
@@ -487,7 +532,7 @@ public static partial class PostsApi
     /// The post's texts, normalized, from <c>text</c> (one part) or <c>parts</c>; null (with the reasons in
     /// <paramref name="errors"/>) when they are not valid, or when neither was given.
     /// </summary>
-    private static List<string>? ValidateParts(string? text, IReadOnlyList<PostPartRequest?>? parts, bool required, Dictionary<string, string[]> errors)
+    private static List<PartInput>? ValidateParts(string? text, IReadOnlyList<PostPartRequest?>? parts, bool required, Dictionary<string, string[]> errors)
     {
         if (text is not null && parts is not null)
         {
@@ -503,7 +548,7 @@ public static partial class PostsApi
                 return null;
             }
 
-            return text is null ? null : ValidateText(text, "text", errors) is { } single ? [single] : null;
+            return text is null ? null : ValidateText(text, "text", hasMedia: false, errors) is { } single ? [new PartInput(single, [])] : null;
         }
 
         if (parts.Count is < 1 or > MaxParts)
@@ -512,30 +557,33 @@ public static partial class PostsApi
             return null;
         }
 
-        var texts = new List<string>(parts.Count);
+        var valid = new List<PartInput>(parts.Count);
         for (var i = 0; i < parts.Count; i++)
         {
             var key = $"parts[{i}].text";
             if (parts[i] is not { } part)
             {
                 errors[$"parts[{i}]"] = ["A part must be an object with text."];
+                continue;
             }
-            else if (part.Text is null)
+
+            var mediaIds = PartMediaRules.Validate(part.MediaIds, $"parts[{i}].mediaIds", errors);
+            if (part.Text is null)
             {
-                errors[key] = ["text is required."];
+                errors[key] = ["text is required (it may be empty when the part has media)."];
             }
-            else if (ValidateText(part.Text, key, errors) is { } valid)
+            else if (ValidateText(part.Text, key, hasMedia: part.MediaIds is { Count: > 0 }, errors) is { } partText && mediaIds is not null)
             {
-                texts.Add(valid);
+                valid.Add(new PartInput(partText, mediaIds));
             }
         }
 
-        return texts.Count == parts.Count ? texts : null;
+        return valid.Count == parts.Count ? valid : null;
     }
 
-    private static string? ValidateText(string text, string key, Dictionary<string, string[]> errors)
+    /// <summary>The text, normalized; null (with the reason in <paramref name="errors"/>) when not valid. A part with media may have no text.</summary>
+    private static string? ValidateText(string text, string key, bool hasMedia, Dictionary<string, string[]> errors)
     {
-
         if (text.Length > MaxTextChars)
         {
             // No text this long can be a valid post (even a text of the longest URLs X counts as 23 each): refused
@@ -547,7 +595,12 @@ public static partial class PostsApi
         var normalized = PostText.Normalize(text);
         if (string.IsNullOrWhiteSpace(normalized))
         {
-            errors[key] = ["text must not be empty."];
+            if (hasMedia)
+            {
+                return "";
+            }
+
+            errors[key] = ["text must not be empty (unless the part has media)."];
         }
         else if (normalized.Contains('\0', StringComparison.Ordinal))
         {

@@ -171,7 +171,7 @@ public static class QueueApi
         // One indexed range read (x_account_id, scheduled_at): a queued post leaves within the jitter margin of its slot.
         var margin = TimeSpan.FromMinutes(PostingWeek.MaxJitterMinutes);
         var (from, to) = (slots[0] - margin, slots[^1] + margin);
-        var posts = await db.ScheduledPosts.AsNoTracking().Include(p => p.Parts)
+        var posts = await db.ScheduledPosts.AsNoTracking().IncludeParts()
             .Where(p => p.XAccountId == id && p.ScheduledAt >= from && p.ScheduledAt <= to && p.Status != ScheduledPostStatus.Cancelled)
             .ToListAsync(cancellationToken);
         // A slot shows the queued post that holds it, else a post with a time of its own at that instant.

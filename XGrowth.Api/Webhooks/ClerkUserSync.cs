@@ -73,6 +73,9 @@ public sealed class ClerkUserSync(NpgsqlDataSource dataSource, TimeProvider time
         ), removed_accounts AS (
             DELETE FROM x_accounts WHERE user_id = $4 AND EXISTS (SELECT 1 FROM tombstone)
             RETURNING 1
+        ), removed_media AS (
+            DELETE FROM media WHERE user_id = $4 AND EXISTS (SELECT 1 FROM tombstone)
+            RETURNING 1
         )
         SELECT EXISTS (SELECT 1 FROM delivery), EXISTS (SELECT 1 FROM tombstone), false
         """;
