@@ -96,7 +96,7 @@ public static class ApiContract
             schema.Properties["code"] = new OpenApiSchema
             {
                 Type = JsonSchemaType.String,
-                Description = "Present on refusals a client may act on: limit_reached, too_many_connects, too_many_streams, invalid_state, access_denied, x_error, token_exchange_failed.",
+                Description = "Present on refusals a client may act on: limit_reached, too_many_connects, too_many_streams, invalid_state, access_denied, x_error, token_exchange_failed, not_multipart, unsupported_media_type, media_too_large, invalid_media, invalid_dimensions, unknown_media, media_in_use, media_content_removed.",
             };
         }
 

@@ -100,6 +100,50 @@ export async function everyDocumentedCall(accountId: string, postId: string): Pr
     seen.push(part.text, part.xPostId ?? "", part.xPostUrl ?? "", ...media);
   }
   await api.PATCH("/api/posts/{id}", { headers: auth, params: { path: { id: postId } }, body: { parts: [{ text: "One" }, { text: "Two" }] } });
+
+  // Media: uploaded as multipart/form-data (the file's type is read from its bytes), then attached to parts by id.
+  const file = new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], { type: "image/png" });
+  const uploaded = await api.POST("/api/media", {
+    headers: auth,
+    body: { file: "chart.png", altText: "Followers doubled from March to June" },
+    bodySerializer: (body) => {
+      const form = new FormData();
+      form.append("file", file, body.file);
+      if (body.altText) form.append("altText", body.altText);
+      return form;
+    },
+  });
+  if (uploaded.error) {
+    const code: string | undefined = uploaded.error.code;   // unsupported_media_type, media_too_large, invalid_media, ...
+    seen.push(code ?? "");
+  }
+  const mediaId = uploaded.data?.id ?? "";
+  const kind: "image" | "gif" | undefined = uploaded.data?.type;
+  seen.push(mediaId, kind ?? "", uploaded.data?.contentType ?? "", String(uploaded.data?.width ?? ""), uploaded.data?.altText ?? "");
+  const withMedia = await api.POST("/api/posts", {
+    headers: auth,
+    body: {
+      xAccountId: accountId,
+      parts: [{ text: "A chart, then a GIF alone", mediaIds: [mediaId] }, { text: "", mediaIds: [mediaId] }],
+      scheduledAt: "2026-12-01T09:00:00+01:00",
+    },
+  });
+  for (const media of withMedia.data?.parts.flatMap((part) => part.media) ?? []) {
+    const type: "image" | "gif" = media.type;
+    seen.push(media.id, type, media.altText ?? "");
+  }
+  await api.PATCH("/api/posts/{id}", { headers: auth, params: { path: { id: postId } }, body: { parts: [{ text: "Now with", mediaIds: [mediaId] }] } });
+  const library = await api.GET("/api/media", { headers: auth, params: { query: { limit: 20 } } });
+  seen.push(...(library.data?.items ?? []).map((m) => m.id));
+  await api.GET("/api/media", { headers: auth, params: { query: { cursor: library.data?.nextCursor ?? undefined } } });
+  const metadata = await api.GET("/api/media/{id}", { headers: auth, params: { path: { id: mediaId } } });
+  seen.push(String(metadata.data?.bytes ?? ""), metadata.data?.createdAt ?? "");
+  const preview = await api.GET("/api/media/{id}/content", { headers: auth, params: { path: { id: mediaId } }, parseAs: "blob" });
+  seen.push(String(preview.data?.size ?? ""));
+  await api.PATCH("/api/media/{id}", { headers: auth, params: { path: { id: mediaId } }, body: { altText: "A bar chart" } });
+  await api.PATCH("/api/media/{id}", { headers: auth, params: { path: { id: mediaId } }, body: { altText: null } });
+  const removed = await api.DELETE("/api/media/{id}", { headers: auth, params: { path: { id: mediaId } } });
+  seen.push(removed.error?.code ?? "");   // media_in_use while a post that is not final uses it
   await api.POST("/api/posts/{id}/schedule", { headers: auth, params: { path: { id: postId } }, body: { queue: true } });
   await api.POST("/api/posts/{id}/schedule", { headers: auth, params: { path: { id: postId } }, body: { scheduledAt: "2026-12-03T09:00:00+01:00" } });
   await api.POST("/api/posts/{id}/unschedule", { headers: auth, params: { path: { id: postId } } });
@@ -220,6 +264,12 @@ export async function misuses(accountId: string, postId: string): Promise<void> 
   await api.PATCH("/api/posts/{id}", { params: { path: { id: postId } }, body: { text: null } });
   // (An unknown body field is refused by the API with a 400 and marked `additionalProperties: false`, but TypeScript
   // does not check excess properties through openapi-fetch's generic parameters, so no misuse line for it.)
+  // @ts-expect-error mediaIds is a list of ids
+  await api.POST("/api/posts", { body: { xAccountId: accountId, parts: [{ text: "a", mediaIds: postId }], scheduledAt: "2026-12-01T09:00:00Z" } });
+  // @ts-expect-error an upload needs its file
+  await api.POST("/api/media", { body: { altText: "No file" } });
+  // @ts-expect-error alt text is text
+  await api.PATCH("/api/media/{id}", { params: { path: { id: postId } }, body: { altText: 5 } });
   // @ts-expect-error a schedule needs its slots
   await api.PUT("/api/x-accounts/{id}/schedule", { params: { path: { id: accountId } }, body: { timeZone: "UTC" } });
   // @ts-expect-error count is a number
