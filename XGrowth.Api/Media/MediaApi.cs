@@ -162,6 +162,11 @@ public static class MediaApi
         {
             return TooLarge();
         }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // Kestrel's own cut-off (UploadSizeLimit) of a body that did not declare its length.
+            return TooLarge();
+        }
         catch (InvalidDataException e)
         {
             return Problem(StatusCodes.Status400BadRequest, "not_multipart", $"The form cannot be read: {e.Message}");
