@@ -165,6 +165,51 @@ public class MediaPublishingTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task End_to_end_an_uploaded_image_and_gif_go_out_with_a_three_part_thread_as_uploaded()
+    {
+        var account = await NewAccount();
+        var png = XGrowth.Tests.Media.TestImages.Png(640, 480);
+        var gif = XGrowth.Tests.Media.TestImages.Gif(32, 32, commentBytes: MediaChunk.Size + 5_000);
+        using var pngForm = XGrowth.Tests.Media.TestImages.Form(png, altText: "a chart");
+        using var uploadedPng = await account.Client.PostAsync("/api/media", pngForm, Ct);
+        Assert.Equal(HttpStatusCode.Created, uploadedPng.StatusCode);
+        using var gifForm = XGrowth.Tests.Media.TestImages.Form(gif, "cat.gif", "image/gif");
+        using var uploadedGif = await account.Client.PostAsync("/api/media", gifForm, Ct);
+        Assert.Equal(HttpStatusCode.Created, uploadedGif.StatusCode);
+        var pngId = (string)(await uploadedPng.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
+        var gifId = (string)(await uploadedGif.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
+
+        var texts = new[] { $"e2e {account.Tag} 1", $"e2e {account.Tag} 2", "" };
+        using var created = await account.Client.PostAsJsonAsync("/api/posts", new
+        {
+            xAccountId = account.Id,
+            scheduledAt = DateTimeOffset.UtcNow.AddSeconds(1).ToString("O", CultureInfo.InvariantCulture),
+            parts = new object[]
+            {
+                new { text = texts[0], mediaIds = new[] { pngId } },
+                new { text = texts[1] },
+                new { text = texts[2], mediaIds = new[] { gifId } },
+            },
+        }, Ct);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = Guid.Parse((string)(await created.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!);
+
+        await using var worker = new WorkerFactory(api).Start();
+        Assert.Equal("published", await WaitForStatus(id, TimeSpan.FromSeconds(40), Ended));
+
+        var parts = (await Post(account, id))["parts"]!.AsArray();
+        var onX = parts.Select(part => api.X.FindPost((string)part!["xPostId"]!)!).ToList();
+        Assert.Equal(texts, onX.Select(p => p.Text));
+        Assert.Equal([null, onX[0].Id, onX[1].Id], onX.Select(p => p.InReplyTo));
+        var image = api.X.FindMedia(Assert.Single(onX[0].MediaIds!))!;
+        Assert.Equal((Sha256(png), "tweet_image", "a chart"), (image.Sha256, image.Category, image.AltText));
+        Assert.Null(onX[1].MediaIds);
+        var animation = api.X.FindMedia(Assert.Single(onX[2].MediaIds!))!;
+        Assert.Equal((Sha256(gif), "tweet_gif", 2), (animation.Sha256, animation.Category, animation.Segments));
+        Assert.Equal(pngId, (string?)parts[0]!["media"]![0]!["id"]);
+    }
+
+    [Fact]
     public async Task A_gif_is_uploaded_in_chunks_and_posted_once_x_has_processed_it()
     {
         var account = await NewAccount();
