@@ -79,13 +79,6 @@ public static class MediaInspector
             return (null, Unreadable("The GIF is truncated or corrupt."));
         }
 
-        // A PNG's decoder stops at its last row, which can come before the end of the file: its chunks are walked too.
-        content.Position = 0;
-        if (format == Sniffed.Png && !PngEndsWell(content))
-        {
-            return (null, Unreadable("The PNG is truncated or corrupt: it does not end with its IEND chunk."));
-        }
-
         content.Position = 0;
         using var codec = SKCodec.Create(content, out var created);
         if (codec is null || created != SKCodecResult.Success || FormatOf(codec.EncodedFormat) != format)
@@ -103,7 +96,8 @@ public static class MediaInspector
                 $"The image is {width}×{height} px; each side must be {MinSide} to {MaxSide:N0} px."));
         }
 
-        if (!Decodes(codec, format))
+        // (The codec is done with the stream: a PNG is checked by reading it again, see PngImageData.)
+        if (format == Sniffed.Png ? !PngImageData.IsWhole(content) : !Decodes(codec, format))
         {
             return (null, Unreadable($"The {Name(format)} is truncated or corrupt: it does not decode to the end."));
         }
@@ -119,17 +113,18 @@ public static class MediaInspector
     }
 
     /// <summary>
-    /// Whether the image decodes whole, in bounded memory. A full decode of an 8,192 px square is 256 MB of pixels, so:
-    /// JPEG and PNG are decoded row by row into a buffer of a few rows (a file that ends early gives fewer rows than its
-    /// height); WebP is decoded scaled down (libwebp scales while decoding, the whole stream is still read); a GIF, whose
-    /// decoder can do neither, is decoded whole, frame 0 (its other frames' data was walked by <see cref="GifStructure"/>).
-    /// Progressive JPEGs and interlaced PNGs make the decoder keep the whole image inside it anyway (about 3 bytes a
-    /// pixel, 8 for 16-bit PNG): <see cref="MediaDecodeGate"/> bounds how many such decodes run at once.
+    /// Whether a JPEG, WebP or GIF decodes whole, in bounded memory (a PNG: <see cref="PngImageData"/>). A full decode of
+    /// an 8,192 px square is 256 MB of pixels, so: a JPEG is decoded row by row into a buffer of a few rows (a file that
+    /// ends early gives fewer rows than its height); a WebP is decoded scaled down (libwebp scales while decoding, the
+    /// whole stream is still read); a GIF, whose decoder can do neither, is decoded whole, frame 0 (its other frames' data
+    /// was walked by <see cref="GifStructure"/>). A progressive JPEG makes libjpeg keep the whole image's coefficients
+    /// anyway (about 3 bytes a pixel), and a lossless WebP its pixels: <see cref="MediaDecodeGate"/> bounds how many such
+    /// decodes run at once.
     /// </summary>
     private static bool Decodes(SKCodec codec, Sniffed format)
     {
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
-        if (format is Sniffed.Jpeg or Sniffed.Png)
+        if (format == Sniffed.Jpeg)
         {
             var started = codec.StartScanlineDecode(info);
             if (started == SKCodecResult.Success)
@@ -187,31 +182,6 @@ public static class MediaInspector
     };
 
     private static MediaRefusal Unreadable(string detail) => new(StatusCodes.Status400BadRequest, "invalid_media", detail);
-
-    /// <summary>Walks a PNG's chunks (length, type, data, CRC) from its signature to IEND, which must be whole.</summary>
-    private static bool PngEndsWell(Stream content)
-    {
-        Span<byte> header = stackalloc byte[8];
-        content.Position = 8;
-        while (content.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) == header.Length)
-        {
-            var length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header);
-            var next = content.Position + length + 4;
-            if (length > int.MaxValue || next > content.Length)
-            {
-                return false;
-            }
-
-            if (header[4..].SequenceEqual("IEND"u8))
-            {
-                return true;
-            }
-
-            content.Position = next;
-        }
-
-        return false;
-    }
 
     /// <summary>
     /// Walks a GIF's blocks (GIF89a specification: header, screen descriptor, color tables, extensions and images as

@@ -131,6 +131,17 @@ public class MediaApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_PNG_built_by_hand_is_taken_interlaced_or_not(bool interlaced)
+    {
+        var (client, _) = NewUser();
+        var media = await Upload(client, TestImages.HandPng(21, 13, interlaced));
+        Assert.Equal(21, (int)media["width"]!);
+        Assert.Equal(13, (int)media["height"]!);
+    }
+
     [Fact]
     public async Task A_GIF_may_be_larger_than_an_image()
     {
@@ -155,6 +166,11 @@ public class MediaApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         { "a GIF without its end", () => TestImages.Gif(16, 16, withTrailer: false), "image/gif", HttpStatusCode.BadRequest, "invalid_media" },
         { "a GIF cut in its image data", () => TestImages.Gif(64, 64)[..^40], "image/gif", HttpStatusCode.BadRequest, "invalid_media" },
         { "a PNG signature and then garbage", () => [.. TestImages.Png(8, 8)[..16], .. Encoding.ASCII.GetBytes(new string('x', 500))], "image/png", HttpStatusCode.BadRequest, "invalid_media" },
+        { "a PNG with a row missing", () => TestImages.HandPng(16, 16, rows: rows => rows[..^1]), "image/png", HttpStatusCode.BadRequest, "invalid_media" },
+        { "a PNG with a row too many", () => TestImages.HandPng(16, 16, rows: rows => [.. rows, rows[0]]), "image/png", HttpStatusCode.BadRequest, "invalid_media" },
+        { "an interlaced PNG with a pass cut short", () => TestImages.HandPng(16, 16, interlaced: true, rows: rows => rows[..^3]), "image/png", HttpStatusCode.BadRequest, "invalid_media" },
+        { "a PNG with an unknown filter type", () => TestImages.HandPng(16, 16, rows: rows => [.. rows.Select((r, i) => i == 5 ? [(byte)9, .. r[1..]] : r)]), "image/png", HttpStatusCode.BadRequest, "invalid_media" },
+        { "a PNG whose image data is damaged", () => TestImages.Png(64, 64) is var png ? [.. png[..(png.Length / 2)], (byte)(png[png.Length / 2] ^ 0xFF), .. png[(png.Length / 2 + 1)..]] : [], "image/png", HttpStatusCode.BadRequest, "invalid_media" },
         { "a 6 MB JPEG", () => TestImages.JpegOfSize(6 * 1024 * 1024), "image/jpeg", HttpStatusCode.RequestEntityTooLarge, "media_too_large" },
         { "a 16 MB GIF", () => TestImages.Gif(16, 16, commentBytes: 16 * 1024 * 1024), "image/gif", HttpStatusCode.RequestEntityTooLarge, "media_too_large" },
         { "a 9,000 px image", () => TestImages.Png(9_000, 10), "image/png", HttpStatusCode.BadRequest, "invalid_dimensions" },

@@ -136,6 +136,83 @@ public static class TestImages
         return [.. output];
     }
 
+    /// <summary>
+    /// A PNG built by hand (RGBA, 8 bits): <paramref name="rows"/> filtered rows as they are compressed (a filter byte and
+    /// the row's pixels; with <paramref name="interlaced"/>, the rows of the seven Adam7 passes), so a test can make the
+    /// image data wrong in exact ways that the encoders never write.
+    /// </summary>
+    public static byte[] HandPng(int width, int height, bool interlaced = false, Func<List<byte[]>, List<byte[]>>? rows = null)
+    {
+        var filtered = new List<byte[]>();
+        (int X, int Y, int StepX, int StepY)[] passes = interlaced
+            ? [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+            : [(0, 0, 1, 1)];
+        foreach (var (x, y, stepX, stepY) in passes)
+        {
+            var passWidth = width > x ? (width - x + stepX - 1) / stepX : 0;
+            var passHeight = height > y ? (height - y + stepY - 1) / stepY : 0;
+            for (var row = 0; passWidth > 0 && row < passHeight; row++)
+            {
+                var bytes = new byte[1 + passWidth * 4];
+                for (var i = 1; i < bytes.Length; i++)
+                {
+                    bytes[i] = (byte)(i * 7 + row * 13);
+                }
+
+                filtered.Add(bytes);
+            }
+        }
+
+        filtered = rows?.Invoke(filtered) ?? filtered;
+        using var compressed = new MemoryStream();
+        using (var zlib = new System.IO.Compression.ZLibStream(compressed, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+        {
+            foreach (var row in filtered)
+            {
+                zlib.Write(row);
+            }
+        }
+
+        using var png = new MemoryStream();
+        png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+        var ihdr = new byte[13];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
+        ihdr[8] = 8;
+        ihdr[9] = 6;
+        ihdr[12] = (byte)(interlaced ? 1 : 0);
+        Chunk(png, "IHDR", ihdr);
+        Chunk(png, "IDAT", compressed.ToArray());
+        Chunk(png, "IEND", []);
+        return png.ToArray();
+    }
+
+    private static void Chunk(Stream png, string type, byte[] data)
+    {
+        Span<byte> length = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
+        png.Write(length);
+        byte[] typed = [.. System.Text.Encoding.ASCII.GetBytes(type), .. data];
+        png.Write(typed);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(length, Crc32(typed));
+        png.Write(length);
+    }
+
+    private static uint Crc32(byte[] bytes)
+    {
+        var crc = 0xFFFFFFFFu;
+        foreach (var b in bytes)
+        {
+            crc ^= b;
+            for (var k = 0; k < 8; k++)
+            {
+                crc = (crc & 1) != 0 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+            }
+        }
+
+        return ~crc;
+    }
+
     /// <summary>A multipart upload of <paramref name="file"/> named <paramref name="fileName"/>, declared as <paramref name="contentType"/>.</summary>
     public static MultipartFormDataContent Form(byte[] file, string fileName = "image.png", string contentType = "image/png", string? altText = null)
     {
