@@ -105,6 +105,23 @@ internal static class QueueBenchmark
         Load.Print($"add to queue, {Clients} clients", await Load.RunAsync(adds, Clients, AddTo(account)));
         Load.Print($"add to queue, 1 client", await Load.RunAsync(adds / 4, 1, AddTo(account)));
         Console.WriteLine($"queued now: {await QueuedAsync(dataSource, account):N0}, distinct slots: {await DistinctSlotsAsync(dataSource, account):N0}");
+        // Baselines on the same API and machine, to tell what the queue adds to a request from what any request costs:
+        // the lightest authenticated read, and creating a post at an explicit time (the same insert, no placement).
+        Load.Print($"baseline: GET /api/me, {Clients} clients", await Load.RunAsync(reads, Clients, async i =>
+        {
+            using var response = await SendAsync(HttpMethod.Get, "/api/me", null, i);
+            await response.Content.CopyToAsync(Stream.Null);
+            return response.IsSuccessStatusCode;
+        }));
+        var explicitFrom = DateTimeOffset.UtcNow.AddDays(200); // within the year ahead a post may be scheduled
+        Load.Print($"baseline: post at a time, {Clients} clients", await Load.RunAsync(adds, Clients, async i =>
+        {
+            using var response = await SendAsync(HttpMethod.Post, "/api/posts", new
+            {
+                xAccountId = account, text = $"timed {i} {Guid.NewGuid():N}", scheduledAt = explicitFrom.AddSeconds(i * 7).ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            }, i);
+            return response.IsSuccessStatusCode;
+        }));
         Load.Print($"GET /queue?count=50, {Clients} clients (after)", await Load.RunAsync(reads, Clients, ReadQueue(account)));
     }
 
