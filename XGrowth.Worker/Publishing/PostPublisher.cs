@@ -96,25 +96,11 @@ public sealed partial class PostPublisher(
             {
                 var upload = new MediaUpload(media.ContentType, media.IsGif, media.Bytes, media.AltText,
                     pieces => claimer.ReadMediaPiecesAsync(media.Id, pieces));
-                var uploaded = await xMedia.UploadAsync(token, upload, cancellationToken);
-                if (uploaded is MediaUploadResult.Unauthorized)
+                (var uploaded, token, var uploadRefreshFailure) = await SendRefreshingOnceAsync(tokens, post.XAccountId, token,
+                    current => xMedia.UploadAsync(current, upload, cancellationToken), r => r is MediaUploadResult.Unauthorized, cancellationToken);
+                if (uploadRefreshFailure is not null)
                 {
-                    // As for a post: a 401 proves nothing was done, so refreshing once and sending again is safe.
-                    string? fresh;
-                    try
-                    {
-                        fresh = await tokens.RefreshRejectedAsync(post.XAccountId, token, cancellationToken);
-                    }
-                    catch (Exception e) when (XFailures.IsTransient(e, cancellationToken))
-                    {
-                        return await RetryOrFailAsync(post, "X refused the account's token and could not be reached to refresh it.", e, cancellationToken);
-                    }
-
-                    if (fresh is not null)
-                    {
-                        token = fresh;
-                        uploaded = await xMedia.UploadAsync(token, upload, cancellationToken);
-                    }
+                    return await RetryOrFailAsync(post, RefreshUnreachable, uploadRefreshFailure, cancellationToken);
                 }
 
                 if (uploaded is not MediaUploadResult.Uploaded { MediaId: var mediaId })
@@ -138,26 +124,11 @@ public sealed partial class PostPublisher(
                 sentThisAttempt = true;
             }
 
-            var result = await x.CreatePostAsync(token, part.Text, previous, mediaIds, cancellationToken);
-            if (result is PublishResult.Unauthorized)
+            (var result, token, var refreshFailure) = await SendRefreshingOnceAsync(tokens, post.XAccountId, token,
+                current => x.CreatePostAsync(current, part.Text, previous, mediaIds, cancellationToken), r => r is PublishResult.Unauthorized, cancellationToken);
+            if (refreshFailure is not null)
             {
-                // A 401 means X did not create the post: refreshing once and sending again cannot post twice.
-                string? fresh;
-                try
-                {
-                    fresh = await tokens.RefreshRejectedAsync(post.XAccountId, token, cancellationToken);
-                }
-                catch (Exception e) when (XFailures.IsTransient(e, cancellationToken))
-                {
-                    // The 401 proves nothing was posted, and the failed refresh says nothing about the account: try later.
-                    return await RetryOrFailAsync(post, "X refused the account's token and could not be reached to refresh it.", e, cancellationToken);
-                }
-
-                if (fresh is not null)
-                {
-                    token = fresh;
-                    result = await x.CreatePostAsync(token, part.Text, previous, mediaIds, cancellationToken);
-                }
+                return await RetryOrFailAsync(post, RefreshUnreachable, refreshFailure, cancellationToken);
             }
 
             if (result is PublishResult.Published published)
@@ -176,6 +147,36 @@ public sealed partial class PostPublisher(
 
         await claimer.PublishedAsync(post, cancellationToken);
         return "published";
+    }
+
+    private const string RefreshUnreachable = "X refused the account's token and could not be reached to refresh it.";
+
+    /// <summary>
+    /// Sends a request to X; after a 401, which proves X did nothing with it (no post, no media), refreshes the token
+    /// once and sends it again, so this can never act twice. Answers the last result and the token to go on with, or
+    /// the failure of a refresh X could not be reached for (the 401 says nothing about the account: try again later).
+    /// </summary>
+    private static async Task<(T Result, string Token, Exception? RefreshFailure)> SendRefreshingOnceAsync<T>(XAccessTokens tokens, Guid accountId,
+        string token, Func<string, Task<T>> send, Func<T, bool> isUnauthorized, CancellationToken cancellationToken)
+    {
+        var result = await send(token);
+        if (!isUnauthorized(result))
+        {
+            return (result, token, null);
+        }
+
+        string? fresh;
+        try
+        {
+            fresh = await tokens.RefreshRejectedAsync(accountId, token, cancellationToken);
+        }
+        catch (Exception e) when (XFailures.IsTransient(e, cancellationToken))
+        {
+            return (result, token, e);
+        }
+
+        // X refused the refresh: the unauthorized result stands, and the caller marks the account for reconnection.
+        return fresh is null ? (result, token, null) : (await send(fresh), fresh, null);
     }
 
     /// <summary>How a part is named in a reason the user reads: nothing for a one-part post.</summary>
