@@ -36,6 +36,9 @@ public static class MediaApi
     /// </summary>
     public const long MaxRequestBytes = MediaInspector.MaxGifBytes + 64 * 1024;
 
+    /// <summary>The most a text field of the upload form may carry.</summary>
+    private const int MaxFormValueBytes = 64 * 1024;
+
     public static RouteGroupBuilder MapMediaApi(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/api/media").WithTags("Media").RequireAuthorization()
@@ -153,7 +156,9 @@ public static class MediaApi
             {
                 MultipartBodyLengthLimit = MaxRequestBytes,
                 BufferBodyLengthLimit = MaxRequestBytes,
-                ValueLengthLimit = (int)MaxRequestBytes,
+                // A text field is alt text, at most 1,000 characters (a few KiB of UTF-8 before composing): a longer
+                // one is refused as it arrives instead of being held in memory whole.
+                ValueLengthLimit = MaxFormValueBytes,
                 ValueCountLimit = 16,
             }));
             form = await request.ReadFormAsync(cancellationToken);
@@ -171,11 +176,22 @@ public static class MediaApi
         {
             return Problem(StatusCodes.Status400BadRequest, "not_multipart", $"The form cannot be read: {e.Message}");
         }
+        catch (IOException) when (!request.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            // The body ended before the form's closing boundary (or never had the boundary it declared).
+            return Problem(StatusCodes.Status400BadRequest, "not_multipart",
+                "The form cannot be read: it ends before its closing boundary.");
+        }
 
         var errors = new Dictionary<string, string[]>();
         if (form.Keys.Concat(form.Files.Select(f => f.Name)).FirstOrDefault(name => name is not ("file" or "altText")) is { } unknown)
         {
             errors[unknown] = ["Unknown field: the form has file and altText only."];
+        }
+
+        if (form.Files.Any(f => f.Name == "altText"))
+        {
+            errors["altText"] = ["altText is text, not a file."];
         }
 
         var files = form.Files.GetFiles("file");
@@ -414,7 +430,7 @@ public static class MediaApi
             response.Headers.CacheControl = "private, max-age=31536000, immutable";
             response.Headers.ETag = etag;
             response.Headers.XContentTypeOptions = "nosniff";
-            if (httpContext.Request.Headers.IfNoneMatch.Contains(etag))
+            if (NoneMatches(httpContext.Request, etag))
             {
                 response.StatusCode = StatusCodes.Status304NotModified;
                 return;
@@ -442,6 +458,15 @@ public static class MediaApi
                 await piece.CopyToAsync(response.Body, cancellationToken);
             }
         }
+
+        /// <summary>
+        /// Whether <c>If-None-Match</c> names these bytes: <c>*</c>, or the tag in a list, weak or strong (a GET compares
+        /// tags weakly).
+        /// </summary>
+        private static bool NoneMatches(HttpRequest request, string etag) =>
+            Microsoft.Net.Http.Headers.EntityTagHeaderValue.TryParseList(request.Headers.IfNoneMatch, out var tags)
+            && tags.Any(tag => tag.Equals(Microsoft.Net.Http.Headers.EntityTagHeaderValue.Any)
+                || tag.Tag.Equals(etag, StringComparison.Ordinal));
 
         public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
             builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(Stream), ["image/jpeg", "image/png", "image/webp", "image/gif"]));
