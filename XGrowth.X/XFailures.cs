@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Sockets;
 using Polly;
 
@@ -22,6 +23,17 @@ public static class XFailures
         System.Text.Json.JsonException => true,
         _ => false,
     };
+
+    /// <summary>
+    /// When X's rate limit for the request's endpoint resets (<c>x-rate-limit-reset</c>, Unix seconds); null when the
+    /// header is missing or is not a time.
+    /// </summary>
+    public static DateTimeOffset? RateLimitReset(HttpResponseMessage response) =>
+        response.Headers.TryGetValues("x-rate-limit-reset", out var values)
+        && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var unixSeconds)
+        && unixSeconds < 253_402_300_800 // year 9999: anything later is not a time
+            ? DateTimeOffset.FromUnixTimeSeconds(unixSeconds)
+            : null;
 
     /// <summary>
     /// The request provably never reached X: the connection was refused or the name did not resolve, or the circuit

@@ -122,11 +122,7 @@ public sealed class XMetricsClient(HttpClient http, IOptions<XOptions> options, 
     {
         int? remaining = response.Headers.TryGetValues("x-rate-limit-remaining", out var r)
             && int.TryParse(r.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var left) ? left : null;
-        DateTimeOffset? reset = response.Headers.TryGetValues("x-rate-limit-reset", out var values)
-            && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var unixSeconds)
-            && unixSeconds < 253_402_300_800 // year 9999: anything later is not a time
-            ? DateTimeOffset.FromUnixTimeSeconds(unixSeconds) : null;
-        return new XRateLimit(remaining, reset);
+        return new XRateLimit(remaining, XFailures.RateLimitReset(response));
     }
 
     private static XAccountMetrics? ParseAccount(JsonElement root) =>

@@ -90,11 +90,8 @@ public sealed class XPostClient(HttpClient http, IOptions<XOptions> options, Tim
         }
     }
 
-    private DateTimeOffset Reset(HttpResponseMessage response) =>
-        response.Headers.TryGetValues("x-rate-limit-reset", out var values)
-        && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var unixSeconds)
-            ? DateTimeOffset.FromUnixTimeSeconds(unixSeconds)
-            : time.GetUtcNow().AddMinutes(15);
+    /// <summary>X's reset, or 15 minutes (X's rate-limit window) when it does not say.</summary>
+    private DateTimeOffset Reset(HttpResponseMessage response) => XFailures.RateLimitReset(response) ?? time.GetUtcNow().AddMinutes(15);
 
     private static async Task<JsonNode?> SafeReadAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {

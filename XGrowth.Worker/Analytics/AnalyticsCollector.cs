@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -19,7 +18,7 @@ public sealed partial class AnalyticsCollector(
     public static readonly TimeSpan MaintenanceInterval = TimeSpan.FromSeconds(5);
 
     private readonly ConcurrentDictionary<Task, bool> _running = new();
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly WakeSignal _wake = new();
     private volatile bool _slotsRanOut;
     private DateTimeOffset _lastMaintenance = DateTimeOffset.MinValue;
 
@@ -52,7 +51,7 @@ public sealed partial class AnalyticsCollector(
                 LogDatabaseUnavailable(logger, e);
             }
 
-            await WaitForWakeAsync(settings.PollInterval, stoppingToken);
+            await _wake.WaitAsync(settings.PollInterval, time, stoppingToken);
         }
 
         // Work in flight is a few requests, each bounded by the request timeout: let it finish and release its claims.
@@ -111,7 +110,7 @@ public sealed partial class AnalyticsCollector(
             var settings = options.Value;
             if (_slotsRanOut && settings.MaxConcurrency - _running.Count >= Math.Max(1, settings.MaxConcurrency / 4))
             {
-                _wake.Writer.TryWrite(true);
+                _wake.Wake();
             }
         }, TaskScheduler.Default);
     }
@@ -135,24 +134,6 @@ public sealed partial class AnalyticsCollector(
         {
             // Nothing else is expected; logged, and the claim's lease returns the account to every worker.
             LogCollectionFailed(logger, accountId, e);
-        }
-    }
-
-    private async Task WaitForWakeAsync(TimeSpan pollInterval, CancellationToken stoppingToken)
-    {
-        try
-        {
-            using var poll = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            var delay = Task.Delay(pollInterval, time, poll.Token);
-            var woken = _wake.Reader.WaitToReadAsync(poll.Token).AsTask();
-            await Task.WhenAny(delay, woken);
-            await poll.CancelAsync();
-            while (_wake.Reader.TryRead(out _))
-            {
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
         }
     }
 

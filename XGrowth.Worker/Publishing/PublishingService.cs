@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -30,7 +29,7 @@ public sealed partial class PublishingService(
     /// </summary>
     public static readonly TimeSpan RenewalLimit = TimeSpan.FromMinutes(10);
 
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly WakeSignal _wake = new();
 
     /// <summary>
     /// The claims this worker holds, by attempt id: the same post can be held twice (a claim lost while it waited,
@@ -84,7 +83,7 @@ public sealed partial class PublishingService(
                 LogDatabaseUnavailable(logger, e);
             }
 
-            await WaitForWakeAsync(settings.PollInterval, stoppingToken);
+            await _wake.WaitAsync(settings.PollInterval, time, stoppingToken);
         }
 
         await listening;
@@ -253,26 +252,8 @@ public sealed partial class PublishingService(
             var settings = options.Value;
             if (_slotsRanOut && settings.MaxConcurrency - _held.Count >= Math.Max(1, settings.MaxConcurrency / 4))
             {
-                _wake.Writer.TryWrite(true);
+                _wake.Wake();
             }
-        }
-    }
-
-    private async Task WaitForWakeAsync(TimeSpan pollInterval, CancellationToken stoppingToken)
-    {
-        try
-        {
-            using var poll = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            var delay = Task.Delay(pollInterval, time, poll.Token);
-            var woken = _wake.Reader.WaitToReadAsync(poll.Token).AsTask();
-            await Task.WhenAny(delay, woken);
-            await poll.CancelAsync();
-            while (_wake.Reader.TryRead(out _))
-            {
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
         }
     }
 
@@ -284,14 +265,14 @@ public sealed partial class PublishingService(
             try
             {
                 await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
-                connection.Notification += (_, _) => _wake.Writer.TryWrite(true);
+                connection.Notification += (_, _) => _wake.Wake();
                 await using (var listen = new NpgsqlCommand($"LISTEN {DueChannel}", connection))
                 {
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 }
 
                 // Anything that became due while not listening is found by this round.
-                _wake.Writer.TryWrite(true);
+                _wake.Wake();
                 while (!stoppingToken.IsCancellationRequested)
                 {
                     await connection.WaitAsync(stoppingToken);

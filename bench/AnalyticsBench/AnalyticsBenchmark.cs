@@ -54,7 +54,7 @@ internal static class AnalyticsBenchmark
     private static async Task CollectionRoundAsync(NpgsqlDataSource dataSource, string connectionString, FakeMetricsX fakeX, int accounts, int posts)
     {
         var seeding = Stopwatch.StartNew();
-        var ids = await SeedAccountsAsync(dataSource, accounts);
+        var ids = await BenchAccounts.SeedConnectedAsync(dataSource, accounts);
         await SeedPostsAsync(dataSource, ids, posts);
         await ExecuteAsync(dataSource, "VACUUM ANALYZE");
         Console.WriteLine($"Seeded {accounts:N0} accounts and {posts:N0} published posts (ages 2 h to 10 days) in {seeding.Elapsed.TotalSeconds:F0} s");
@@ -151,52 +151,6 @@ internal static class AnalyticsBenchmark
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
         return (reader.GetInt64(0), reader.GetInt64(1));
-    }
-
-    /// <summary>Users with one connected account each, tokens encrypted with the key ring the workers read.</summary>
-    private static async Task<Guid[]> SeedAccountsAsync(NpgsqlDataSource dataSource, int count)
-    {
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddDbContext<XGrowthDbContext>(options => options.UseXGrowthDatabase(dataSource));
-        services.AddDataProtection().SetApplicationName("XGrowth").PersistKeysToDbContext<XGrowthDbContext>();
-        await using var provider = services.BuildServiceProvider();
-        var protector = new XTokenProtector(provider.GetRequiredService<IDataProtectionProvider>());
-        var accounts = Enumerable.Range(0, count).Select(_ => Guid.NewGuid()).ToArray();
-        var now = DateTimeOffset.UtcNow;
-        await using var connection = await dataSource.OpenConnectionAsync();
-        await using (var users = await connection.BeginBinaryImportAsync("COPY users (id, created_at, updated_at) FROM STDIN (FORMAT BINARY)"))
-        {
-            for (var i = 0; i < count; i++)
-            {
-                await users.WriteRowAsync(default, $"user_bench_{i}", now, now);
-            }
-
-            await users.CompleteAsync();
-        }
-
-        await using (var copy = await connection.BeginBinaryImportAsync(
-            "COPY x_accounts (id, user_id, x_user_id, username, status, access_token_protected, refresh_token_protected, access_token_expires_at, connected_at, updated_at) FROM STDIN (FORMAT BINARY)"))
-        {
-            for (var i = 0; i < count; i++)
-            {
-                await copy.StartRowAsync();
-                await copy.WriteAsync(accounts[i], NpgsqlDbType.Uuid);
-                await copy.WriteAsync($"user_bench_{i}", NpgsqlDbType.Varchar);
-                await copy.WriteAsync(i.ToString(CultureInfo.InvariantCulture), NpgsqlDbType.Varchar);
-                await copy.WriteAsync($"bench{i}", NpgsqlDbType.Varchar);
-                await copy.WriteAsync("connected", NpgsqlDbType.Varchar);
-                await copy.WriteAsync(protector.Protect($"token_{i}"), NpgsqlDbType.Text);
-                await copy.WriteAsync(protector.Protect($"refresh_{i}"), NpgsqlDbType.Text);
-                await copy.WriteAsync(now.AddHours(2), NpgsqlDbType.TimestampTz);
-                await copy.WriteAsync(now, NpgsqlDbType.TimestampTz);
-                await copy.WriteAsync(now, NpgsqlDbType.TimestampTz);
-            }
-
-            await copy.CompleteAsync();
-        }
-
-        return accounts;
     }
 
     /// <summary>Published posts spread over the accounts, published 2 hours to 10 days ago; none read yet, so every one is due.</summary>

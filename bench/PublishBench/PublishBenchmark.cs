@@ -36,7 +36,7 @@ internal static class PublishBenchmark
         }
 
         await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
-        var accounts = await SeedAccountsAsync(dataSource, database.ConnectionString);
+        var accounts = await BenchAccounts.SeedConnectedAsync(dataSource, Accounts);
         var workerSettings = new Dictionary<string, string>
         {
             ["X__ApiBaseUrl"] = fakeX.BaseUrl,
@@ -87,51 +87,6 @@ internal static class PublishBenchmark
     {
         await using var command = dataSource.CreateCommand("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'xgrowth'");
         return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    /// <summary>1,000 users with one connected account each, tokens encrypted with the key ring the workers read.</summary>
-    private static async Task<Guid[]> SeedAccountsAsync(NpgsqlDataSource dataSource, string connectionString)
-    {
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddDbContext<XGrowthDbContext>(options => options.UseXGrowthDatabase(dataSource));
-        services.AddDataProtection().SetApplicationName("XGrowth").PersistKeysToDbContext<XGrowthDbContext>();
-        await using var provider = services.BuildServiceProvider();
-        var protector = new XTokenProtector(provider.GetRequiredService<IDataProtectionProvider>());
-        var accounts = Enumerable.Range(0, Accounts).Select(_ => Guid.NewGuid()).ToArray();
-        await using var connection = await dataSource.OpenConnectionAsync();
-        await using (var users = await connection.BeginBinaryImportAsync("COPY users (id, created_at, updated_at) FROM STDIN (FORMAT BINARY)"))
-        {
-            for (var i = 0; i < Accounts; i++)
-            {
-                await users.WriteRowAsync(default, $"user_bench_{i}", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
-            }
-
-            await users.CompleteAsync();
-        }
-
-        await using (var copy = await connection.BeginBinaryImportAsync(
-            "COPY x_accounts (id, user_id, x_user_id, username, status, access_token_protected, refresh_token_protected, access_token_expires_at, connected_at, updated_at) FROM STDIN (FORMAT BINARY)"))
-        {
-            for (var i = 0; i < Accounts; i++)
-            {
-                await copy.StartRowAsync();
-                await copy.WriteAsync(accounts[i], NpgsqlDbType.Uuid);
-                await copy.WriteAsync($"user_bench_{i}", NpgsqlDbType.Varchar);
-                await copy.WriteAsync(i.ToString(CultureInfo.InvariantCulture), NpgsqlDbType.Varchar);
-                await copy.WriteAsync($"bench{i}", NpgsqlDbType.Varchar);
-                await copy.WriteAsync("connected", NpgsqlDbType.Varchar);
-                await copy.WriteAsync(protector.Protect($"token_{i}"), NpgsqlDbType.Text);
-                await copy.WriteAsync(protector.Protect($"refresh_{i}"), NpgsqlDbType.Text);
-                await copy.WriteAsync(DateTimeOffset.UtcNow.AddHours(2), NpgsqlDbType.TimestampTz);
-                await copy.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
-                await copy.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
-            }
-
-            await copy.CompleteAsync();
-        }
-
-        return accounts;
     }
 
     private static async Task InsertPostsAsync(NpgsqlDataSource dataSource, Guid[] accounts, IEnumerable<(string Text, DateTimeOffset At)> posts)

@@ -42,7 +42,7 @@ internal static class ThreadsBenchmark
         }
 
         await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
-        var accounts = await SeedAccountsAsync(dataSource);
+        var accounts = await BenchAccounts.SeedConnectedAsync(dataSource, Accounts);
         var workerSettings = new Dictionary<string, string> { ["X__ApiBaseUrl"] = fakeX.BaseUrl, ["Logging__LogLevel__Default"] = "Warning" };
         using var worker1 = await ApiProcess.StartAsync("XGrowth.Worker.dll", database.ConnectionString, 4, workerSettings);
         using var worker2 = await ApiProcess.StartAsync("XGrowth.Worker.dll", database.ConnectionString, 4, workerSettings);
@@ -161,51 +161,6 @@ internal static class ThreadsBenchmark
     {
         await using var command = dataSource.CreateCommand(sql);
         return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    /// <summary>100 users with one connected account each, tokens encrypted with the key ring the workers read.</summary>
-    private static async Task<Guid[]> SeedAccountsAsync(NpgsqlDataSource dataSource)
-    {
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddDbContext<XGrowthDbContext>(options => options.UseXGrowthDatabase(dataSource));
-        services.AddDataProtection().SetApplicationName("XGrowth").PersistKeysToDbContext<XGrowthDbContext>();
-        await using var provider = services.BuildServiceProvider();
-        var protector = new XTokenProtector(provider.GetRequiredService<IDataProtectionProvider>());
-        var accounts = Enumerable.Range(0, Accounts).Select(_ => Guid.NewGuid()).ToArray();
-        await using var connection = await dataSource.OpenConnectionAsync();
-        await using (var users = await connection.BeginBinaryImportAsync("COPY users (id, created_at, updated_at) FROM STDIN (FORMAT BINARY)"))
-        {
-            for (var i = 0; i < Accounts; i++)
-            {
-                await users.WriteRowAsync(default, $"user_bench_{i}", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
-            }
-
-            await users.CompleteAsync();
-        }
-
-        await using (var copy = await connection.BeginBinaryImportAsync(
-            "COPY x_accounts (id, user_id, x_user_id, username, status, access_token_protected, refresh_token_protected, access_token_expires_at, connected_at, updated_at) FROM STDIN (FORMAT BINARY)"))
-        {
-            for (var i = 0; i < Accounts; i++)
-            {
-                await copy.StartRowAsync();
-                await copy.WriteAsync(accounts[i], NpgsqlDbType.Uuid);
-                await copy.WriteAsync($"user_bench_{i}", NpgsqlDbType.Varchar);
-                await copy.WriteAsync(i.ToString(CultureInfo.InvariantCulture), NpgsqlDbType.Varchar);
-                await copy.WriteAsync($"bench{i}", NpgsqlDbType.Varchar);
-                await copy.WriteAsync("connected", NpgsqlDbType.Varchar);
-                await copy.WriteAsync(protector.Protect($"token_{i}"), NpgsqlDbType.Text);
-                await copy.WriteAsync(protector.Protect($"refresh_{i}"), NpgsqlDbType.Text);
-                await copy.WriteAsync(DateTimeOffset.UtcNow.AddHours(2), NpgsqlDbType.TimestampTz);
-                await copy.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
-                await copy.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
-            }
-
-            await copy.CompleteAsync();
-        }
-
-        return accounts;
     }
 
     /// <summary>Threads of the accounts (thread t on account t mod 100, owner of media t mod 100), each part with one media item.</summary>
