@@ -1,13 +1,12 @@
-extern alias worker;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using XGrowth.Api.Events;
 using XGrowth.DevStandIns.Clerk;
 using XGrowth.Tests.Infrastructure;
-using worker::XGrowth.Worker.Publishing;
 
 namespace XGrowth.Tests.Events;
 
@@ -137,8 +136,11 @@ public class EventsApiTests(EventsApiFactory api) : IClassFixture<EventsApiFacto
             Assert.True(JsonNode.DeepEquals(listed, connected.Json), connected.Data);
         }
 
-        // The worker's own statement when X refuses the account's token.
-        await new DuePostClaimer(api.Database, TimeProvider.System).NeedsReconnectAsync(Guid.Parse(accountId), Ct);
+        // The statement the worker runs when X refuses the account's token.
+        using (var scope = api.Services.CreateScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<XGrowth.X.XAccessTokens>().MarkNeedsReconnectAsync(Guid.Parse(accountId), Ct);
+        }
         var needsReconnect = await stream.NextEventAsync(f => f.Event == "x-account.updated" && (string?)f.Json["id"] == accountId);
         Assert.Equal("needs_reconnect", (string?)needsReconnect.Json["status"]);
 

@@ -240,10 +240,6 @@ public sealed class DuePostClaimer(NpgsqlDataSource dataSource, TimeProvider tim
         "UPDATE x_accounts SET rate_limited_until = GREATEST(COALESCE(rate_limited_until, $2), $2) WHERE id = $1",
         cancellationToken, Id(accountId), Time(until));
 
-    public Task<int> NeedsReconnectAsync(Guid accountId, CancellationToken cancellationToken) => ExecuteAsync(
-        "UPDATE x_accounts SET status = 'needs_reconnect', updated_at = $2 WHERE id = $1 AND status = 'connected'",
-        cancellationToken, Id(accountId), Time(time.GetUtcNow()));
-
     /// <summary>
     /// Records the attempt's outcome (<paramref name="set"/> names its own values from <c>$5</c>; <c>$3</c> is now). The
     /// attempt counts, once: <see cref="MarkSentAsync"/> has counted it already if its request left.

@@ -67,7 +67,7 @@ public sealed partial class PostPublisher(
         if (unsentMedia.Count > 0 && !post.MayUploadMedia)
         {
             // Known before anything is sent: a thread is not left half published for want of a permission.
-            await claimer.NeedsReconnectAsync(post.XAccountId, cancellationToken);
+            await tokens.MarkNeedsReconnectAsync(post.XAccountId, cancellationToken);
             await claimer.FailedAsync(post, "This post has media, and the X account was connected without permission to upload media "
                 + "(media.write): reconnect the account, then retry.", cancellationToken);
             return "failed_needs_media_scope";
@@ -105,7 +105,7 @@ public sealed partial class PostPublisher(
 
                 if (uploaded is not MediaUploadResult.Uploaded { MediaId: var mediaId })
                 {
-                    return await RecordMediaFailureAsync(post, PartLabel(part, parts.Count), uploaded, cancellationToken);
+                    return await RecordMediaFailureAsync(post, tokens, PartLabel(part, parts.Count), uploaded, cancellationToken);
                 }
 
                 mediaIds.Add(mediaId);
@@ -142,7 +142,7 @@ public sealed partial class PostPublisher(
                 continue;
             }
 
-            return await RecordFailureAsync(post, PartLabel(part, parts.Count), result, cancellationToken);
+            return await RecordFailureAsync(post, tokens, PartLabel(part, parts.Count), result, cancellationToken);
         }
 
         await claimer.PublishedAsync(post, cancellationToken);
@@ -190,7 +190,7 @@ public sealed partial class PostPublisher(
         };
 
     /// <summary>A part was not published: what becomes of the post, by the class of X's answer.</summary>
-    private async Task<string> RecordFailureAsync(ClaimedPost post, string part, PublishResult result, CancellationToken cancellationToken)
+    private async Task<string> RecordFailureAsync(ClaimedPost post, XAccessTokens tokens, string part, PublishResult result, CancellationToken cancellationToken)
     {
         switch (result)
         {
@@ -199,7 +199,7 @@ public sealed partial class PostPublisher(
                 await claimer.RescheduleAsync(post, limited.Reset, part + "X's rate limit for this account was reached; waiting for its reset.", cancellationToken);
                 return "rate_limited";
             case PublishResult.Unauthorized:
-                await claimer.NeedsReconnectAsync(post.XAccountId, cancellationToken);
+                await tokens.MarkNeedsReconnectAsync(post.XAccountId, cancellationToken);
                 await claimer.FailedAsync(post, part + "X refused the account's authorization: reconnect the account, then retry.", cancellationToken);
                 return "failed_unauthorized";
             case PublishResult.Rejected rejected:
@@ -216,7 +216,7 @@ public sealed partial class PostPublisher(
     }
 
     /// <summary>A part's media could not be uploaded: nothing of that part was posted, so nothing is unconfirmed.</summary>
-    private async Task<string> RecordMediaFailureAsync(ClaimedPost post, string part, MediaUploadResult result, CancellationToken cancellationToken)
+    private async Task<string> RecordMediaFailureAsync(ClaimedPost post, XAccessTokens tokens, string part, MediaUploadResult result, CancellationToken cancellationToken)
     {
         switch (result)
         {
@@ -225,12 +225,12 @@ public sealed partial class PostPublisher(
                 await claimer.RescheduleAsync(post, limited.Reset, part + "X's rate limit for media uploads was reached; waiting for its reset.", cancellationToken);
                 return "rate_limited";
             case MediaUploadResult.Unauthorized:
-                await claimer.NeedsReconnectAsync(post.XAccountId, cancellationToken);
+                await tokens.MarkNeedsReconnectAsync(post.XAccountId, cancellationToken);
                 await claimer.FailedAsync(post, part + "X refused the account's authorization: reconnect the account, then retry.", cancellationToken);
                 return "failed_unauthorized";
             case MediaUploadResult.Forbidden forbidden:
                 // X's 403 on an upload is a token without media.write (an account connected before it was asked for).
-                await claimer.NeedsReconnectAsync(post.XAccountId, cancellationToken);
+                await tokens.MarkNeedsReconnectAsync(post.XAccountId, cancellationToken);
                 await claimer.FailedAsync(post, part + "X refused to take media from this account (" + forbidden.Reason
                     + "): reconnect the account so that XGrowth may upload media (media.write), then retry.", cancellationToken);
                 return "failed_needs_media_scope";
