@@ -43,8 +43,8 @@ public sealed class XGrowthDbContext(DbContextOptions<XGrowthDbContext> options)
     /// <summary>The Data Protection key ring, shared by every API and worker replica, so each can read the others' tokens.</summary>
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
-    // user_events (live updates) is not in the model: triggers write it and hand-written SQL reads it (see the
-    // UserEvents migration).
+    // user_events (live updates) and pending_post_counts (for the pending-post limits) are not in the model: triggers
+    // write them and hand-written SQL reads them (see the UserEvents and PendingPostCounts migrations).
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

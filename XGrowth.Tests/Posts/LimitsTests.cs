@@ -86,6 +86,70 @@ public class LimitsTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task The_pending_counts_the_limits_read_follow_every_change_of_status_whoever_makes_it()
+    {
+        var userId = ApiFactory.NewUserId();
+        var a = await api.AddXAccountAsync(userId);
+        var b = await api.AddXAccountAsync(userId);
+        using var client = api.ClientFor(userId);
+        async Task<Guid> CreateAsync(object body)
+        {
+            using var created = await client.PostAsJsonAsync("/api/posts", body, Ct);
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            return Guid.Parse((string)(await created.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!);
+        }
+
+        async Task ExpectAsync(long onA, long onB)
+        {
+            Assert.Equal((onA, onB), (await CountedAsync(a), await CountedAsync(b)));
+            Assert.Equal((onA, onB), (await PendingOf(a), await PendingOf(b)));
+        }
+
+        Task ExecuteAsync(string sql) => api.CountAsync($"WITH changed AS ({sql} RETURNING 1) SELECT count(*) FROM changed");
+
+        // Through the API: a post at a time, one in the queue, a draft; the draft scheduled, then back; a post cancelled.
+        var timed = await CreateAsync(Post(a));
+        var queued = await CreateAsync(new { xAccountId = a, text = "queued " + Guid.NewGuid(), queue = true });
+        var draft = await CreateAsync(new { xAccountId = b, text = "draft " + Guid.NewGuid() });
+        await ExpectAsync(2, 0);
+        (await client.PostAsJsonAsync($"/api/posts/{draft}/schedule", new { queue = true }, Ct)).EnsureSuccessStatusCode();
+        await ExpectAsync(2, 1);
+        (await client.PostAsync($"/api/posts/{draft}/unschedule", null, Ct)).EnsureSuccessStatusCode();
+        await ExpectAsync(2, 0);
+        (await client.DeleteAsync($"/api/posts/{timed}", Ct)).EnsureSuccessStatusCode();
+        await ExpectAsync(1, 0);
+
+        // As the worker changes them: claimed (still waiting), published (no longer); many accounts' posts marked missed in
+        // one statement; a post given back to the schedule.
+        await ExecuteAsync($"UPDATE scheduled_posts SET status = 'publishing' WHERE id = '{queued}'");
+        await ExpectAsync(1, 0);
+        await ExecuteAsync($"UPDATE scheduled_posts SET status = 'published' WHERE id = '{queued}'");
+        await ExpectAsync(0, 0);
+        await AddPendingAsync(a, 5);
+        await AddPendingAsync(b, 3);
+        await ExpectAsync(5, 3);
+        await ExecuteAsync($"""
+            UPDATE scheduled_posts SET status = 'missed' WHERE (x_account_id = '{b}' AND status = 'scheduled')
+               OR id IN (SELECT id FROM scheduled_posts WHERE x_account_id = '{a}' AND status = 'scheduled' ORDER BY scheduled_at LIMIT 2)
+            """);
+        await ExpectAsync(3, 0);
+        await ExecuteAsync($"UPDATE scheduled_posts SET status = 'scheduled' WHERE x_account_id = '{b}' AND status = 'missed'");
+        await ExpectAsync(3, 3);
+        await ExecuteAsync($"DELETE FROM scheduled_posts WHERE id = (SELECT id FROM scheduled_posts WHERE x_account_id = '{a}' AND status = 'scheduled' LIMIT 1)");
+        await ExpectAsync(2, 3);
+
+        // An account deleted with its posts, then the user with the rest: the counts go with them.
+        await ExecuteAsync($"DELETE FROM x_accounts WHERE id = '{b}'");
+        Assert.Equal(0, await api.CountAsync("SELECT count(*) FROM pending_post_counts WHERE x_account_id = $1", b));
+        Assert.Equal(2, await CountedAsync(a));
+        await ExecuteAsync($"DELETE FROM users WHERE id = '{userId}'");
+        Assert.Equal(0, await api.CountAsync("SELECT count(*) FROM pending_post_counts WHERE x_account_id = $1", a));
+    }
+
+    private Task<long> CountedAsync(Guid accountId) =>
+        api.CountAsync("SELECT pending::bigint FROM pending_post_counts WHERE x_account_id = $1", accountId);
+
+    [Fact]
     public async Task A_text_longer_than_any_post_can_be_is_refused_before_counting_and_nothing_is_written()
     {
         var userId = ApiFactory.NewUserId();
