@@ -108,20 +108,9 @@ public static class CalendarApi
     }
 
     // Hand-written rather than EF Core: a month can hold hundreds of posts, and EF Core's materialization of them
-    // costs more than the query itself (measured with bench/CalendarBench). The values of PostResponse.Rows, each post's
-    // parts as arrays in part order, and the parts' media (metadata, never contents) as arrays in part and media order.
-    private const string PostColumns = """
-        p.id, p.x_account_id, p.scheduled_at, p.status, p.published_at, p.error, p.queued,
-        ARRAY(SELECT pp.text FROM post_parts AS pp WHERE pp.post_id = p.id ORDER BY pp.position),
-        ARRAY(SELECT pp.x_post_id FROM post_parts AS pp WHERE pp.post_id = p.id ORDER BY pp.position),
-        ARRAY(SELECT l.part_position FROM post_part_media AS l WHERE l.post_id = p.id ORDER BY l.part_position, l.position),
-        ARRAY(SELECT l.media_id FROM post_part_media AS l WHERE l.post_id = p.id ORDER BY l.part_position, l.position),
-        ARRAY(SELECT m.type FROM post_part_media AS l JOIN media AS m ON m.id = l.media_id WHERE l.post_id = p.id ORDER BY l.part_position, l.position),
-        ARRAY(SELECT m.alt_text FROM post_part_media AS l JOIN media AS m ON m.id = l.media_id WHERE l.post_id = p.id ORDER BY l.part_position, l.position)
-        """;
-
+    // costs more than the query itself (measured with bench/CalendarBench).
     private const string PostsInRangeSql = $"""
-        SELECT {PostColumns}
+        SELECT {PostRowSql.Columns}
         FROM scheduled_posts AS p
         JOIN x_accounts AS a ON a.id = p.x_account_id
         WHERE a.user_id = $1 AND p.scheduled_at >= $2 AND p.scheduled_at < $3 AND p.status <> 'cancelled'
@@ -130,7 +119,7 @@ public static class CalendarApi
 
     // A user's drafts are bounded (PostLimits), oldest first.
     private const string DraftsSql = $"""
-        SELECT {PostColumns}
+        SELECT {PostRowSql.Columns}
         FROM scheduled_posts AS p
         JOIN x_accounts AS a ON a.id = p.x_account_id
         WHERE a.user_id = $1 AND p.status = 'draft'
@@ -249,7 +238,7 @@ public static class CalendarApi
         }
 
         /// <summary>
-        /// Writes a row of <see cref="PostColumns"/> as the <see cref="PostResponse"/> every other endpoint answers, with
+        /// Writes a row of <see cref="PostRowSql.Columns"/> as the <see cref="PostResponse"/> every other endpoint answers, with
         /// the same serializer. It is serialized to a buffer and copied in: the serializer flushes the writer it is given,
         /// synchronously, which the response body refuses.
         /// </summary>
@@ -264,38 +253,10 @@ public static class CalendarApi
             public void Write(Utf8JsonWriter writer, NpgsqlDataReader row)
             {
                 _post ??= new Utf8JsonWriter(_buffer);
-                JsonSerializer.Serialize(_post, PostResponse.From(Read(row), links), _json);
+                JsonSerializer.Serialize(_post, PostResponse.From(PostRowSql.Read(row), links), _json);
                 writer.WriteRawValue(_buffer.WrittenSpan, skipInputValidation: true);
                 _buffer.ResetWrittenCount();
                 _post.Reset();
-            }
-
-            private static PostRow Read(NpgsqlDataReader row)
-            {
-                SnakeCaseEnumConverter<ScheduledPostStatus>.TryParse(row.GetString(3), out var status);
-                var texts = row.GetFieldValue<string[]>(7);
-                var xPostIds = row.GetFieldValue<string?[]>(8);
-                var parts = new List<PartRow>(texts.Length);
-                for (var i = 0; i < texts.Length; i++)
-                {
-                    parts.Add(new PartRow(texts[i], xPostIds[i], []));
-                }
-
-                var mediaParts = row.GetFieldValue<int[]>(9);
-                if (mediaParts.Length > 0)
-                {
-                    var mediaIds = row.GetFieldValue<Guid[]>(10);
-                    var types = row.GetFieldValue<string[]>(11);
-                    var altTexts = row.GetFieldValue<string?[]>(12);
-                    for (var i = 0; i < mediaParts.Length; i++)
-                    {
-                        SnakeCaseEnumConverter<MediaType>.TryParse(types[i], out var type);
-                        parts[mediaParts[i]].Media.Add(new PostMediaResponse(mediaIds[i], type, altTexts[i]));
-                    }
-                }
-
-                return new PostRow(row.GetGuid(0), row.GetGuid(1), row.IsDBNull(2) ? null : row.GetFieldValue<DateTimeOffset>(2), status,
-                    row.IsDBNull(4) ? null : row.GetFieldValue<DateTimeOffset>(4), row.IsDBNull(5) ? null : row.GetString(5), row.GetBoolean(6), parts);
             }
         }
 

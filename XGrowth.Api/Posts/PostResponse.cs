@@ -28,7 +28,7 @@ public sealed record PostResponse(
     /// calendar's stream, the queue) is made by <see cref="From(PostRow, XPostLinks)"/> from one of these.
     /// </summary>
     public static readonly Expression<Func<ScheduledPost, PostRow>> Rows = post => new PostRow(
-        post.Id, post.XAccountId, post.ScheduledAt, post.Status, post.PublishedAt, post.Error, post.Queued,
+        post.Id, post.XAccountId, post.ScheduledAt, post.Status, post.PublishedAt, post.Error, post.Queued, post.SlotAt,
         post.Parts.OrderBy(part => part.Position).Select(part => new PartRow(part.Text, part.XPostId,
             part.Media.OrderBy(link => link.Position).Select(link => new PostMediaResponse(link.MediaId, link.Media!.Type, link.Media.AltText)).ToList())).ToList());
 
@@ -52,10 +52,13 @@ public sealed record PostPartResponse(string Text, IReadOnlyList<PostMediaRespon
 /// <summary>An image or GIF attached to a part (details at <c>GET /api/media/{id}</c>).</summary>
 public sealed record PostMediaResponse(Guid Id, MediaType Type, string? AltText);
 
-/// <summary>What a post's JSON is made of, as read from the database (parts in order).</summary>
+/// <summary>
+/// What a post's JSON is made of, as read from the database (parts in order); and the slot a queued post holds, which the
+/// JSON does not show but the queue's page places the post by.
+/// </summary>
 public sealed record PostRow(
     Guid Id, Guid XAccountId, DateTimeOffset? ScheduledAt, ScheduledPostStatus Status, DateTimeOffset? PublishedAt, string? Error, bool Queued,
-    List<PartRow> Parts);
+    DateTimeOffset? SlotAt, List<PartRow> Parts);
 
 /// <summary>A part as read: its media in order (metadata only: a post's JSON never reads media contents).</summary>
 public sealed record PartRow(string Text, string? XPostId, List<PostMediaResponse> Media);

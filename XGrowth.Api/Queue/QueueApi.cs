@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using NodaTime;
+using Npgsql;
+using NpgsqlTypes;
 using XGrowth.Api.Auth;
 using XGrowth.Api.Http;
 using XGrowth.Api.OpenApi;
@@ -37,7 +39,7 @@ public static class QueueApi
 
     public sealed record QueueQuery([FromQuery(Name = "count")] int? Count);
 
-    public sealed record QueueServices(XGrowthDbContext Db, TimeProvider Time, XPostLinks Links);
+    public sealed record QueueServices(XGrowthDbContext Db, NpgsqlDataSource DataSource, TimeProvider Time, XPostLinks Links);
 
     public static RouteGroupBuilder MapQueueApi(this IEndpointRouteBuilder endpoints)
     {
@@ -166,16 +168,26 @@ public static class QueueApi
             : new PostingWeek(PostingWeek.FindZone(found.UserTimeZone) ?? DateTimeZone.Utc, PostingWeek.DefaultSlots);
         var start = Instant.FromDateTimeOffset(services.Time.GetUtcNow()) + AccountQueue.Lead;
         var slots = week.SlotsFrom(start).Take(count).Select(s => s.ToDateTimeOffset()).ToList();
-        var first = slots[0];
-        var last = slots[^1];
         // One indexed range read (x_account_id, scheduled_at): a queued post leaves within the jitter margin of its slot.
         var margin = TimeSpan.FromMinutes(PostingWeek.MaxJitterMinutes);
-        var (from, to) = (slots[0] - margin, slots[^1] + margin);
-        var posts = await db.ScheduledPosts.AsNoTracking().IncludeParts()
-            .Where(p => p.XAccountId == id && p.ScheduledAt >= from && p.ScheduledAt <= to && p.Status != ScheduledPostStatus.Cancelled)
-            .ToListAsync(cancellationToken);
+        await using var command = services.DataSource.CreateCommand($"""
+            SELECT {PostRowSql.Columns} FROM scheduled_posts AS p
+            WHERE p.x_account_id = $1 AND p.scheduled_at >= $2 AND p.scheduled_at <= $3 AND p.status <> 'cancelled'
+            """);
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = id });
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = slots[0] - margin });
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = slots[^1] + margin });
+        var posts = new List<PostRow>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                posts.Add(PostRowSql.Read(reader));
+            }
+        }
+
         // A slot shows the queued post that holds it, else a post with a time of its own at that instant.
-        var bySlot = new Dictionary<DateTimeOffset, ScheduledPost>();
+        var bySlot = new Dictionary<DateTimeOffset, PostRow>();
         foreach (var post in posts.OrderBy(p => !p.Queued))
         {
             bySlot.TryAdd(post.SlotAt ?? post.ScheduledAt!.Value, post);

@@ -95,6 +95,17 @@ public class PostMediaTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.True(JsonNode.DeepEquals(single, list), list.ToJsonString());
         Assert.True(JsonNode.DeepEquals(single, inCalendar), inCalendar.ToJsonString());
 
+        // The same thread in its account's queue: the queue's page shows it as every other answer does.
+        using var queuedResponse = await Send(client, HttpMethod.Post, "/api/posts",
+            $"{{\"xAccountId\":\"{accountId}\",\"queue\":true,\"parts\":[" +
+            $"{{\"text\":\"Four images, queued\",\"mediaIds\":[\"{string.Join("\",\"", images)}\"]}}," +
+            $"{{\"text\":\"No media\"}},{{\"text\":\"\",\"mediaIds\":[\"{gif}\"]}}]}}");
+        var queued = await Created(queuedResponse);
+        var queue = (await client.GetFromJsonAsync<JsonArray>($"/api/x-accounts/{accountId}/queue?count=5", Ct))!;
+        var inQueue = queue.Single(slot => (string?)slot!["post"]?["id"] == (string)queued["id"]!)!["post"]!;
+        Assert.True(JsonNode.DeepEquals(queued, inQueue), inQueue.ToJsonString());
+        Assert.Equal([[.. images], [], [gif]], MediaOf(inQueue));
+
         // A draft with media, in the calendar's drafts.
         using var draft = await Send(client, HttpMethod.Post, "/api/posts",
             $"{{\"xAccountId\":\"{accountId}\",\"parts\":[{{\"text\":\"\",\"mediaIds\":[\"{images[0]}\"]}}]}}");
