@@ -207,6 +207,24 @@ public static partial class PostsApi
         }
     }
 
+    /// <summary>
+    /// <see cref="LockUserAsync"/>, and reads the user's account in the same round trip; null when the user has no such
+    /// account. (The account is read from the statement's snapshot, taken before any wait for the lock. That is no older
+    /// than a read after it: what changes an account's status does not take the user's lock.)
+    /// </summary>
+    private static async Task<(Guid Id, XAccountStatus Status)?> LockUserAndReadAccountAsync(XGrowthDbContext db, string userId, Guid accountId, CancellationToken cancellationToken)
+    {
+        var found = await db.Database.SqlQuery<LockedAccount>($"""
+            SELECT a.id, a.status FROM users AS u LEFT JOIN x_accounts AS a ON a.id = {accountId} AND a.user_id = u.id
+            WHERE u.id = {userId} FOR UPDATE OF u
+            """).SingleOrDefaultAsync(cancellationToken);
+        return found is { Id: { } id, Status: { } status } && SnakeCaseEnumConverter<XAccountStatus>.TryParse(status, out var parsed)
+            ? (id, parsed)
+            : null;
+    }
+
+    private sealed record LockedAccount(Guid? Id, string? Status);
+
     /// <summary>Serializes the user's changes that count against the limits (held until the transaction ends).</summary>
     private static Task LockUserAsync(XGrowthDbContext db, string userId, CancellationToken cancellationToken) =>
         db.Database.ExecuteSqlInterpolatedAsync($"SELECT 1 FROM users WHERE id = {userId} FOR UPDATE", cancellationToken);

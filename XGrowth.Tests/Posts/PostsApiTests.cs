@@ -62,6 +62,24 @@ public class PostsApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(1, await PostCount(accountId));
     }
 
+    [Theory]
+    [InlineData("{0}T09:30:00.1234567+01:00", "{0}T08:30:00.123456+00:00")]
+    [InlineData("{0}T09:30:00.9999999-05:30", "{0}T15:00:00.999999+00:00")]
+    [InlineData("{0}T09:30Z", "{0}T09:30:00+00:00")]
+    public async Task A_new_post_answers_the_time_a_later_read_shows_to_the_microsecond(string given, string kept)
+    {
+        var (client, accountId, _) = await NewUserWithAccount();
+        var day = DateTime.UtcNow.AddDays(3).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        using var response = await client.PostAsJsonAsync("/api/posts",
+            new { xAccountId = accountId, text = "To the microsecond", scheduledAt = string.Format(CultureInfo.InvariantCulture, given, day) }, Ct);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var created = (await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+        Assert.Equal(string.Format(CultureInfo.InvariantCulture, kept, day), (string?)created["scheduledAt"]);
+        var read = (await client.GetFromJsonAsync<JsonObject>($"/api/posts/{created["id"]}", Ct))!;
+        Assert.True(JsonNode.DeepEquals(created, read), $"{created.ToJsonString()} != {read.ToJsonString()}");
+    }
+
     public static TheoryData<string, bool> Texts => new()
     {
         { new string('a', 280), true },
