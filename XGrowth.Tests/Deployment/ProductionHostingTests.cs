@@ -235,4 +235,20 @@ public class ConnectionPoolTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(9, new Npgsql.NpgsqlConnectionStringBuilder(explicitlySized.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().ConnectionString).MaxPoolSize);
         Assert.Equal(100, new Npgsql.NpgsqlConnectionStringBuilder(api.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().ConnectionString).MaxPoolSize);
     }
+    [Fact]
+    public async Task Sessions_run_without_jit_compilation_unless_the_connection_string_sets_its_own_options()
+    {
+        using var ownOptions = api.WithWebHostBuilder(builder => builder
+            .UseSetting("ConnectionStrings:xgrowth", api.ConnectionString + ";Options=-c statement_timeout=60000"));
+
+        Assert.Equal("off", await SettingAsync(api.Services, "jit"));
+        Assert.Equal("on", await SettingAsync(ownOptions.Services, "jit"));
+        Assert.Equal("1min", await SettingAsync(ownOptions.Services, "statement_timeout"));
+    }
+
+    private static async Task<string> SettingAsync(IServiceProvider services, string name)
+    {
+        await using var command = services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand($"SHOW {name}");
+        return (string)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
+    }
 }

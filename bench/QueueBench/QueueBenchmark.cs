@@ -123,6 +123,39 @@ internal static class QueueBenchmark
             return response.IsSuccessStatusCode;
         }));
         Load.Print($"GET /queue?count=50, {Clients} clients (after)", await Load.RunAsync(reads, Clients, ReadQueue(account)));
+        Load.Print($"GET /queue?count=50, 1 client", await Load.RunAsync(reads / 4, 1, ReadQueue(account)));
+        // The floor under any "add to queue" here: only what has to be serialized per user (the user's lock, the post and
+        // its part, the commit; no limits, no slot search, no HTTP), straight through Npgsql from 8 clients on the one user.
+        var floorFrom = DateTimeOffset.UtcNow.AddDays(300);
+        Load.Print($"floor: lock, insert, commit via Npgsql, {Clients} clients", await Load.RunAsync(adds, Clients, async i =>
+        {
+            await using var connection = await dataSource.OpenConnectionAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using (var lockUser = new NpgsqlCommand("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", connection, transaction))
+            {
+                lockUser.Parameters.Add(new NpgsqlParameter { Value = UserId });
+                await lockUser.ExecuteNonQueryAsync();
+            }
+
+            var id = Guid.CreateVersion7();
+            await using var insert = new NpgsqlBatch(connection, transaction)
+            {
+                BatchCommands =
+                {
+                    new NpgsqlBatchCommand("""
+                        INSERT INTO scheduled_posts (id, x_account_id, scheduled_at, status, created_at, updated_at, attempts)
+                        VALUES ($1, $2, $3, 'scheduled', now(), now(), 0)
+                        """) { Parameters = { new() { Value = id }, new() { Value = account }, new() { Value = floorFrom.AddSeconds(i) } } },
+                    new NpgsqlBatchCommand("INSERT INTO post_parts (post_id, position, text) VALUES ($1, 0, $2)")
+                    {
+                        Parameters = { new() { Value = id }, new() { Value = $"floor {i}" } },
+                    },
+                },
+            };
+            await insert.ExecuteNonQueryAsync();
+            await transaction.CommitAsync();
+            return true;
+        }));
     }
 
     private static async Task<Guid> AddAccountAsync(NpgsqlDataSource dataSource)
