@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using NpgsqlTypes;
 using XGrowth.Api.Auth;
+using XGrowth.Api.Http;
 using XGrowth.Api.Posts;
 using XGrowth.Data;
 using XGrowth.X;
@@ -65,11 +66,9 @@ public static class CalendarApi
             errors["to"] = ["to is required (yyyy-MM-dd)."];
         }
 
-        TimeZoneInfo? zone = TimeZoneInfo.Utc;
-        var zoneName = string.IsNullOrWhiteSpace(query.Tz) ? "UTC" : query.Tz;
-        if (!TimeZoneInfo.TryFindSystemTimeZoneById(zoneName, out zone) || !zone.HasIanaId)
+        if (!LocalDays.TryFindZone(query.Tz, out var zone))
         {
-            errors["tz"] = [$"'{zoneName}' is not an IANA time zone such as Europe/Berlin."];
+            errors["tz"] = [$"'{query.Tz}' is not an IANA time zone such as Europe/Berlin."];
         }
 
         foreach (var (name, value) in new[] { ("from", query.From), ("to", query.To) })
@@ -101,10 +100,10 @@ public static class CalendarApi
 
         var from = query.From!.Value;
         var to = query.To!.Value;
-        var start = StartOfDay(from, zone!);
-        var end = StartOfDay(to.AddDays(1), zone!);
+        var start = LocalDays.StartOfDay(from, zone);
+        var end = LocalDays.StartOfDay(to.AddDays(1), zone);
         // The query runs as the answer is written: see CalendarJson.
-        return new CalendarJson(zone!, from, to, new PostsInRange(dataSource, links, principal.ClerkUserId(), start, end, query.IncludeDrafts == true));
+        return new CalendarJson(zone, from, to, new PostsInRange(dataSource, links, principal.ClerkUserId(), start, end, query.IncludeDrafts == true));
     }
 
     // Hand-written rather than EF Core: a month can hold hundreds of posts, and EF Core's materialization of them
@@ -128,18 +127,6 @@ public static class CalendarApi
 
     /// <summary>The posts a calendar shows: read while the answer is written, never held all at once.</summary>
     public sealed record PostsInRange(NpgsqlDataSource DataSource, XPostLinks Links, string UserId, DateTimeOffset Start, DateTimeOffset End, bool IncludeDrafts);
-
-    /// <summary>The instant a local day begins (a day can begin at 01:00 where a DST change skips midnight).</summary>
-    private static DateTimeOffset StartOfDay(DateOnly day, TimeZoneInfo zone)
-    {
-        var local = day.ToDateTime(TimeOnly.MinValue);
-        while (zone.IsInvalidTime(local))
-        {
-            local = local.AddMinutes(30);
-        }
-
-        return new DateTimeOffset(local, zone.GetUtcOffset(local)).ToUniversalTime();
-    }
 
     /// <summary>
     /// The calendar's 200 answer, written with a <see cref="Utf8JsonWriter"/> straight to the response: the same JSON
@@ -187,7 +174,7 @@ public static class CalendarApi
                 writer.WriteStartArray(PostsName);
                 // Posts come in time order: this day's are those before the next local midnight (the same boundaries
                 // as the query's range), with no time zone conversion per post.
-                var endOfDay = StartOfDay(day.AddDays(1), zone);
+                var endOfDay = LocalDays.StartOfDay(day.AddDays(1), zone);
                 while (hasRow && reader.GetFieldValue<DateTimeOffset>(2) < endOfDay)
                 {
                     postWriter.Write(writer, reader);
