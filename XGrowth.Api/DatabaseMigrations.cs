@@ -59,5 +59,9 @@ public static class DatabaseMigrations
         {
             await db.Database.CloseConnectionAsync();
         }
+
+        // Sessions keep the settings they started with: none opened before a migration changed the role's defaults (the
+        // JitOff migration) is used again.
+        services.GetRequiredService<NpgsqlDataSource>().Clear();
     }
 }

@@ -39,15 +39,6 @@ public static class DatabaseRegistration
                 dataSource.ConnectionStringBuilder.MaxAutoPrepare = 64;
             }
 
-            // No JIT compilation: every statement here is short, and PostgreSQL compiles a plan whose cost estimate passes
-            // jit_above_cost before running it, for tens to hundreds of milliseconds of CPU each time. Right after a
-            // schedule change had placed a 10,000-post queue again, GET /queue's p99 was 170-190 ms in every run with JIT
-            // on, and 20-30 ms with it off (bench/QueueBench). The connection string's own Options win when it has some.
-            if (!connectionString.Contains("Options", StringComparison.OrdinalIgnoreCase))
-            {
-                dataSource.ConnectionStringBuilder.Options = "-c jit=off";
-            }
-
             // ConnectionPool:MaxSize: the most connections this process opens (Npgsql's default is 100). Replicas times
             // this must stay below the server's max_connections (docs/deploy.md); the connection string's own
             // "Maximum Pool Size" wins when it has one.

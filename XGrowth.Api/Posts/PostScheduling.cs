@@ -3,6 +3,8 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using NodaTime;
+using Npgsql;
+using NpgsqlTypes;
 using XGrowth.Api.Auth;
 using XGrowth.Api.Http;
 using XGrowth.Api.Queue;
@@ -208,22 +210,29 @@ public static partial class PostsApi
     }
 
     /// <summary>
-    /// <see cref="LockUserAsync"/>, and reads the user's account in the same round trip; null when the user has no such
-    /// account. (The account is read from the statement's snapshot, taken before any wait for the lock. That is no older
-    /// than a read after it: what changes an account's status does not take the user's lock.)
+    /// <see cref="LockUserAsync"/>, and reads the user's account in the same round trip: two statements in one batch, the
+    /// second with a snapshot taken after the lock is held (what it waited for, a reconnect or a user's deletion, is
+    /// seen). Null when the user has no such account. The caller has begun the transaction.
     /// </summary>
     private static async Task<(Guid Id, XAccountStatus Status)?> LockUserAndReadAccountAsync(XGrowthDbContext db, string userId, Guid accountId, CancellationToken cancellationToken)
     {
-        var found = await db.Database.SqlQuery<LockedAccount>($"""
-            SELECT a.id, a.status FROM users AS u LEFT JOIN x_accounts AS a ON a.id = {accountId} AND a.user_id = u.id
-            WHERE u.id = {userId} FOR UPDATE OF u
-            """).SingleOrDefaultAsync(cancellationToken);
-        return found is { Id: { } id, Status: { } status } && SnakeCaseEnumConverter<XAccountStatus>.TryParse(status, out var parsed)
-            ? (id, parsed)
+        await using var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection())
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand("SELECT 1 FROM users WHERE id = $1 FOR UPDATE") { Parameters = { new() { Value = userId } } },
+                new NpgsqlBatchCommand("SELECT status FROM x_accounts WHERE id = $1 AND user_id = $2")
+                {
+                    Parameters = { new() { NpgsqlDbType = NpgsqlDbType.Uuid, Value = accountId }, new() { Value = userId } },
+                },
+            },
+        };
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) && SnakeCaseEnumConverter<XAccountStatus>.TryParse(reader.GetString(0), out var status)
+            ? (accountId, status)
             : null;
     }
-
-    private sealed record LockedAccount(Guid? Id, string? Status);
 
     /// <summary>Serializes the user's changes that count against the limits (held until the transaction ends).</summary>
     private static Task LockUserAsync(XGrowthDbContext db, string userId, CancellationToken cancellationToken) =>

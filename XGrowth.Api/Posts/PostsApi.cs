@@ -122,31 +122,46 @@ public static partial class PostsApi
             return ApiProblems.Conflict("Account not connected", "Reconnect the X account before retrying its posts.");
         }
 
-        var now = services.Time.GetUtcNow();
-        post.Status = retry ? ScheduledPostStatus.Scheduled : ScheduledPostStatus.Cancelled;
-        if (retry)
-        {
-            // Now, outside the queue: its slot is past.
-            post.ScheduledAt = now;
-            post.Queued = false;
-            post.SlotAt = null;
-            post.NotBefore = null;
-            post.Attempts = 0;
-            post.Error = null;
-            post.RequestSentAt = null;
-        }
-
-        post.UpdatedAt = now;
+        var db = services.Db;
         try
         {
-            await services.Db.SaveChangesAsync(cancellationToken);
+            var (decided, problem) = await db.InTransactionAsync<ScheduledPost, ProblemHttpResult>(async ct =>
+            {
+                // A retried post waits to be published again: like a new one, it must fit the pending-post limits, checked
+                // under the user's lock.
+                if (retry)
+                {
+                    await LockUserAsync(db, userId, ct);
+                    if (await PostLimits.ExceededAsync(db, services.Limits.Value, userId, post.XAccountId, ct) is { } limit)
+                    {
+                        return (null, limit);
+                    }
+                }
+
+                var now = services.Time.GetUtcNow();
+                post.Status = retry ? ScheduledPostStatus.Scheduled : ScheduledPostStatus.Cancelled;
+                if (retry)
+                {
+                    // Now, outside the queue: its slot is past.
+                    post.ScheduledAt = now;
+                    post.Queued = false;
+                    post.SlotAt = null;
+                    post.NotBefore = null;
+                    post.Attempts = 0;
+                    post.Error = null;
+                    post.RequestSentAt = null;
+                }
+
+                post.UpdatedAt = now;
+                await db.SaveChangesAsync(ct);
+                return (post, null);
+            }, cancellationToken);
+            return decided is not null ? TypedResults.Ok(PostResponse.From(decided, services.Links)) : problem!;
         }
         catch (DbUpdateConcurrencyException)
         {
             return ApiProblems.Conflict("Post changed meanwhile", "The post changed while this was decided. Reload it.");
         }
-
-        return TypedResults.Ok(PostResponse.From(post, services.Links));
     }
 
     /// <summary>A new post: at <c>scheduledAt</c>, or into the account's queue with <c>queue: true</c>, or a draft with neither.</summary>

@@ -173,6 +173,7 @@ public static class QueueApi
         await using var command = services.DataSource.CreateCommand($"""
             SELECT {PostRowSql.Columns} FROM scheduled_posts AS p
             WHERE p.x_account_id = $1 AND p.scheduled_at >= $2 AND p.scheduled_at <= $3 AND p.status <> 'cancelled'
+            ORDER BY p.scheduled_at, p.id
             """);
         command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = id });
         command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = slots[0] - margin });

@@ -64,7 +64,9 @@ public static partial class XAccountsApi
             var updated = await db.XAccounts
                 .Where(a => a.Id == id && a.UserId == userId && a.Status != XAccountStatus.Disconnected)
                 .ExecuteUpdateAsync(set => set.SetProperty(a => a.Status, XAccountStatus.Disconnected).SetProperty(a => a.UpdatedAt, now)
-                    .SetProperty(a => a.AccessTokenProtected, (string?)null).SetProperty(a => a.RefreshTokenProtected, (string?)null), ct);
+                    .SetProperty(a => a.AccessTokenProtected, (string?)null).SetProperty(a => a.RefreshTokenProtected, (string?)null)
+                    // Its queue is emptied below: a reconnected account's queue starts again from its first free slot.
+                    .SetProperty(a => a.QueueFilledThrough, (DateTimeOffset?)null), ct);
             if (updated == 0)
             {
                 return false;

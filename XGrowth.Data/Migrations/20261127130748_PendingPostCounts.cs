@@ -23,18 +23,27 @@ namespace XGrowth.Data.Migrations
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.Sql("""
+                -- No foreign key: an account's deletion removes its count with the trigger below, which runs after the
+                -- cascades (triggers run in name order, and the foreign keys' RI_ConstraintTrigger_... come first). A
+                -- cascade to this table could run before the one to scheduled_posts (their order follows the
+                -- constraints' oids as text) and take the count's lock before the posts' locks, which the worker takes
+                -- the other way round.
                 CREATE TABLE pending_post_counts (
-                    x_account_id uuid PRIMARY KEY REFERENCES x_accounts (id) ON DELETE CASCADE,
+                    x_account_id uuid PRIMARY KEY,
                     pending integer NOT NULL CHECK (pending >= 0)
                 );
 
-                CREATE FUNCTION x_accounts_create_pending_count() RETURNS trigger LANGUAGE plpgsql AS $$
+                CREATE FUNCTION x_accounts_keep_pending_count() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
-                    INSERT INTO pending_post_counts (x_account_id, pending) VALUES (NEW.id, 0);
+                    IF TG_OP = 'INSERT' THEN
+                        INSERT INTO pending_post_counts (x_account_id, pending) VALUES (NEW.id, 0);
+                    ELSE
+                        DELETE FROM pending_post_counts WHERE x_account_id = OLD.id;
+                    END IF;
                     RETURN NULL;
                 END $$;
-                CREATE TRIGGER x_accounts_pending_count AFTER INSERT ON x_accounts
-                    FOR EACH ROW EXECUTE FUNCTION x_accounts_create_pending_count();
+                CREATE TRIGGER x_accounts_pending_count AFTER INSERT OR DELETE ON x_accounts
+                    FOR EACH ROW EXECUTE FUNCTION x_accounts_keep_pending_count();
 
                 -- The change per account a statement made: +1 for each row that is pending after it, -1 for each that
                 -- was before it. A statement that changed no status (lease renewals, re-placing the queue) changes nothing.
@@ -76,6 +85,15 @@ namespace XGrowth.Data.Migrations
                 CREATE TRIGGER scheduled_posts_count_pending_delete AFTER DELETE ON scheduled_posts
                     REFERENCING OLD TABLE AS old_posts FOR EACH STATEMENT EXECUTE FUNCTION scheduled_posts_count_pending();
 
+                -- TRUNCATE fires no DELETE trigger: nothing is left waiting.
+                CREATE FUNCTION scheduled_posts_truncate_pending() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    UPDATE pending_post_counts SET pending = 0 WHERE pending <> 0;
+                    RETURN NULL;
+                END $$;
+                CREATE TRIGGER scheduled_posts_count_pending_truncate AFTER TRUNCATE ON scheduled_posts
+                    FOR EACH STATEMENT EXECUTE FUNCTION scheduled_posts_truncate_pending();
+
                 -- After the triggers, in their transaction: their lock on scheduled_posts holds writes back until the
                 -- counts are in, so no change is missed or counted twice.
                 INSERT INTO pending_post_counts (x_account_id, pending)
@@ -89,12 +107,14 @@ namespace XGrowth.Data.Migrations
         protected override void Down(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.Sql("""
+                DROP TRIGGER scheduled_posts_count_pending_truncate ON scheduled_posts;
+                DROP FUNCTION scheduled_posts_truncate_pending();
                 DROP TRIGGER scheduled_posts_count_pending_delete ON scheduled_posts;
                 DROP TRIGGER scheduled_posts_count_pending_update ON scheduled_posts;
                 DROP TRIGGER scheduled_posts_count_pending_insert ON scheduled_posts;
                 DROP FUNCTION scheduled_posts_count_pending();
                 DROP TRIGGER x_accounts_pending_count ON x_accounts;
-                DROP FUNCTION x_accounts_create_pending_count();
+                DROP FUNCTION x_accounts_keep_pending_count();
                 DROP TABLE pending_post_counts;
                 """);
         }

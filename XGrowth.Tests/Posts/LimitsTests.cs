@@ -86,6 +86,30 @@ public class LimitsTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task A_retry_that_would_pass_the_accounts_limit_is_refused_and_the_post_stays_as_it_was()
+    {
+        var userId = ApiFactory.NewUserId();
+        var accountId = await api.AddXAccountAsync(userId);
+        using var client = api.ClientFor(userId);
+        using var created = await client.PostAsJsonAsync("/api/posts", Post(accountId), Ct);
+        var id = Guid.Parse((string)(await created.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!);
+        await api.CountAsync("WITH failed AS (UPDATE scheduled_posts SET status = 'failed', error = 'X said no' WHERE id = $1 RETURNING 1) SELECT count(*) FROM failed", id);
+        await AddPendingAsync(accountId, PostLimits.MaxPendingPerAccount);
+
+        using var refused = await client.PostAsync($"/api/posts/{id}/retry", null, Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("limit_reached", (string?)(await refused.Content.ReadFromJsonAsync<JsonObject>(Ct))!["code"]);
+        Assert.Equal(1, await api.CountAsync("SELECT count(*) FROM scheduled_posts WHERE id = $1 AND status = 'failed' AND error = 'X said no'", id));
+        Assert.Equal(PostLimits.MaxPendingPerAccount, await PendingOf(accountId));
+        // Below the limit again, the same retry goes through.
+        await api.CountAsync("WITH cancelled AS (UPDATE scheduled_posts SET status = 'cancelled' WHERE id = (SELECT id FROM scheduled_posts WHERE x_account_id = $1 AND status = 'scheduled' LIMIT 1) RETURNING 1) SELECT count(*) FROM cancelled", accountId);
+        using var retried = await client.PostAsync($"/api/posts/{id}/retry", null, Ct);
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        Assert.Equal(PostLimits.MaxPendingPerAccount, await PendingOf(accountId));
+    }
+
+    [Fact]
     public async Task The_pending_counts_the_limits_read_follow_every_change_of_status_whoever_makes_it()
     {
         var userId = ApiFactory.NewUserId();

@@ -175,6 +175,30 @@ public class QueueApiTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task A_disconnected_and_reconnected_account_fills_its_queue_again_from_the_first_slot()
+    {
+        await using var user = await QueueTestClient.StartAsync(api);
+        await user.UseEverySixHoursAsync();
+        var slots = user.NextSixHourSlots(3);
+        for (var i = 0; i < 3; i++)
+        {
+            await user.AddToQueueAsync();
+        }
+
+        // Disconnecting cancels the queued posts; connected again (as the connect flow's upsert does), the account's queue
+        // is empty, and its first slot is the first to take.
+        using (var disconnect = await user.Http.DeleteAsync($"/api/x-accounts/{user.AccountId}", Ct))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, disconnect.StatusCode);
+        }
+
+        Assert.Equal(0, await api.CountAsync("SELECT count(*) FROM x_accounts WHERE id = $1 AND queue_filled_through IS NOT NULL", user.AccountId));
+        Assert.Equal(1, await api.CountAsync(
+            "WITH reconnected AS (UPDATE x_accounts SET status = 'connected' WHERE id = $1 RETURNING 1) SELECT count(*) FROM reconnected", user.AccountId));
+        Assert.Equal(slots[0], Time((await user.AddToQueueAsync())["scheduledAt"]));
+    }
+
+    [Fact]
     public async Task A_slot_a_post_leaves_is_taken_again()
     {
         await using var user = await QueueTestClient.StartAsync(api);
