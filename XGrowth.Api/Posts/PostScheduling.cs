@@ -212,7 +212,9 @@ public static partial class PostsApi
     /// <summary>
     /// <see cref="LockUserAsync"/>, and reads the user's account in the same round trip: two statements in one batch, the
     /// second with a snapshot taken after the lock is held (what it waited for, a reconnect or a user's deletion, is
-    /// seen). Null when the user has no such account. The caller has begun the transaction.
+    /// seen). The account's row is share-locked until the transaction ends: a disconnect (which cancels the account's
+    /// pending posts) waits for the new post and cancels it too, or runs first and the post is refused. Null when the
+    /// user has no such account. The caller has begun the transaction.
     /// </summary>
     private static async Task<(Guid Id, XAccountStatus Status)?> LockUserAndReadAccountAsync(XGrowthDbContext db, string userId, Guid accountId, CancellationToken cancellationToken)
     {
@@ -221,7 +223,7 @@ public static partial class PostsApi
             BatchCommands =
             {
                 new NpgsqlBatchCommand("SELECT 1 FROM users WHERE id = $1 FOR UPDATE") { Parameters = { new() { Value = userId } } },
-                new NpgsqlBatchCommand("SELECT status FROM x_accounts WHERE id = $1 AND user_id = $2")
+                new NpgsqlBatchCommand("SELECT status FROM x_accounts WHERE id = $1 AND user_id = $2 FOR SHARE")
                 {
                     Parameters = { new() { NpgsqlDbType = NpgsqlDbType.Uuid, Value = accountId }, new() { Value = userId } },
                 },

@@ -80,6 +80,35 @@ public class PostsApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.True(JsonNode.DeepEquals(created, read), $"{created.ToJsonString()} != {read.ToJsonString()}");
     }
 
+    [Fact]
+    public async Task A_post_created_while_its_account_is_being_disconnected_waits_and_is_refused_and_nothing_is_written()
+    {
+        var (client, accountId, _) = await NewUserWithAccount();
+        await using var connection = await api.Database.OpenConnectionAsync(Ct);
+        await using var disconnect = await connection.BeginTransactionAsync(Ct);
+        // What DELETE /api/x-accounts/{id} does, held open: the account disconnected, its waiting posts cancelled.
+        await using (var update = new Npgsql.NpgsqlCommand("UPDATE x_accounts SET status = 'disconnected' WHERE id = $1", connection, disconnect))
+        {
+            update.Parameters.Add(new() { Value = accountId });
+            await update.ExecuteNonQueryAsync(Ct);
+        }
+
+        var create = client.PostAsJsonAsync("/api/posts", new { xAccountId = accountId, text = "Racing the disconnect", scheduledAt = At(TimeSpan.FromHours(2)) }, Ct);
+        await Task.Delay(TimeSpan.FromMilliseconds(500), Ct);
+        Assert.False(create.IsCompleted);
+        await using (var cancel = new Npgsql.NpgsqlCommand("UPDATE scheduled_posts SET status = 'cancelled' WHERE x_account_id = $1 AND status = 'scheduled'", connection, disconnect))
+        {
+            cancel.Parameters.Add(new() { Value = accountId });
+            await cancel.ExecuteNonQueryAsync(Ct);
+        }
+
+        await disconnect.CommitAsync(Ct);
+        using var answer = await create;
+
+        Assert.Equal(HttpStatusCode.NotFound, answer.StatusCode);
+        Assert.Equal(0, await PostCount(accountId));
+    }
+
     public static TheoryData<string, bool> Texts => new()
     {
         { new string('a', 280), true },
