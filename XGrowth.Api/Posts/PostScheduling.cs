@@ -115,6 +115,12 @@ public static partial class PostsApi
             var (post, problem) = await db.InTransactionAsync(async ct =>
             {
                 await LockUserAsync(db, userId, ct);
+                // The account share-locked first, as a new post does: a disconnect at the same time (which cancels the
+                // account's waiting posts, not its drafts) waits and then cancels this one too, or runs first and is seen.
+                await db.Database.ExecuteSqlInterpolatedAsync($"""
+                    SELECT 1 FROM x_accounts AS a JOIN scheduled_posts AS p ON p.x_account_id = a.id
+                    WHERE p.id = {id} AND a.user_id = {userId} FOR SHARE OF a
+                    """, ct);
                 var post = await db.ScheduledPosts.Include(p => p.XAccount).IncludeParts()
                     .SingleOrDefaultAsync(p => p.Id == id && p.XAccount!.UserId == userId, ct);
                 if (post is null)

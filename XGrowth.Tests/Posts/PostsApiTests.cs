@@ -109,6 +109,30 @@ public class PostsApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(0, await PostCount(accountId));
     }
 
+    [Fact]
+    public async Task A_draft_scheduled_while_its_account_is_being_disconnected_waits_and_stays_a_draft()
+    {
+        var (client, accountId, _) = await NewUserWithAccount();
+        using var drafted = await client.PostAsJsonAsync("/api/posts", new { xAccountId = accountId, text = "A draft racing the disconnect" }, Ct);
+        var id = Guid.Parse((string)(await drafted.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!);
+        await using var connection = await api.Database.OpenConnectionAsync(Ct);
+        await using var disconnect = await connection.BeginTransactionAsync(Ct);
+        await using (var update = new Npgsql.NpgsqlCommand("UPDATE x_accounts SET status = 'disconnected' WHERE id = $1", connection, disconnect))
+        {
+            update.Parameters.Add(new() { Value = accountId });
+            await update.ExecuteNonQueryAsync(Ct);
+        }
+
+        var schedule = client.PostAsJsonAsync($"/api/posts/{id}/schedule", new { scheduledAt = At(TimeSpan.FromHours(2)) }, Ct);
+        await Task.Delay(TimeSpan.FromMilliseconds(500), Ct);
+        Assert.False(schedule.IsCompleted);
+        await disconnect.CommitAsync(Ct);
+        using var answer = await schedule;
+
+        Assert.Equal(HttpStatusCode.Conflict, answer.StatusCode);
+        Assert.Equal(1, await api.CountAsync("SELECT count(*) FROM scheduled_posts WHERE id = $1 AND status = 'draft'", id));
+    }
+
     public static TheoryData<string, bool> Texts => new()
     {
         { new string('a', 280), true },
