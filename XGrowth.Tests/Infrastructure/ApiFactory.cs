@@ -193,6 +193,18 @@ public class ApiFactory(TestPostgres postgres) : WebApplicationFactory<Program>,
 
     public async Task<long> CountAsync(string sql, params object[] parameters) => await ScalarAsync<long>(sql, parameters);
 
+    /// <summary>Runs a statement that changes rows (an UPDATE or DELETE a test needs), and answers how many it changed.</summary>
+    public async Task<int> ExecuteAsync(string sql, params object[] parameters)
+    {
+        await using var command = Database.CreateCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+
+        return await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+    }
+
     public override async ValueTask DisposeAsync()
     {
         if (_dataSource is not null)
